@@ -1,0 +1,495 @@
+"""Data loading and plotting for the GRU cookbook.
+
+This module is deliberately thin: it fetches and parses data, generates the
+synthetic sequence tasks, and draws the cookbook's recurring figures. Every
+piece of teaching code (cells, gates, models, training loops) lives in the
+notebooks, where readers can see it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tarfile
+import tempfile
+import warnings
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from cycler import cycler
+from matplotlib.figure import Figure
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+IMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+IMDB_ARCHIVE_NAME = "aclImdb_v1.tar.gz"
+IMDB_COLUMNS = ["text", "label"]
+
+# A review inside the official layout: aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt
+_REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+_SPLITS = ("train", "test")
+_SENTIMENTS = {"negative": 0, "positive": 1}
+
+
+class DataSetUnavailable(RuntimeError):
+    """The data set is neither cached nor downloadable; the message says how to get it."""
+
+
+class BadDataSet(ValueError):
+    """A file that should hold the data set is corrupt, truncated, unsafe or malformed."""
+
+
+# --------------------------------------------------------------------------- IMDb
+
+
+def load_imdb(
+    source: str | os.PathLike[str] | None = None,
+    *,
+    data_dir: str | os.PathLike[str] = DATA_DIR,
+    origin: str = IMDB_URL,
+    sha256: str = IMDB_SHA256,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Load the Large Movie Review Dataset (Maas et al., 2011) as train and test frames.
+
+    Each frame has a ``text`` column (the review, HTML line breaks included)
+    and a ``label`` column (1 positive, 0 negative). With the official data
+    the frames hold 25,000 reviews each, in the official split, ordered
+    positive then negative and by review id.
+
+    Args:
+        source: Where to read the reviews from.
+            ``None`` (the usual call) reads the cache ``data_dir/imdb/imdb.parquet``;
+            without it, downloads the official archive from ``origin``, checks
+            its sha256, parses it and writes the cache.
+            A path to a ``.tar.gz`` archive in the official layout
+            (``aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``) is parsed
+            and (re)writes the cache, so later calls need no argument.
+            A path to a ``.csv`` or ``.csv.gz`` with columns ``review`` and
+            ``sentiment`` (``positive``/``negative``), such as Kaggle's
+            "IMDB Dataset.csv", is parsed and returned without touching the
+            cache. A ``split`` column (``train``/``test``) is honoured;
+            without one the reviews are split 50/50 per class with a fixed
+            seed, which is *not* the official split (a warning says so).
+        data_dir: Folder for the download and the cache.
+        origin: URL of the official archive (any URL ``urllib`` can open,
+            ``file://`` included).
+        sha256: Expected checksum of the download from ``origin``.
+
+    Returns:
+        ``(train, test)`` DataFrames.
+
+    Raises:
+        DataSetUnavailable: no cache, no ``source`` and the download failed.
+        BadDataSet: a corrupt, truncated or unsafe archive, a checksum
+            mismatch, or a CSV with the wrong columns, no rows or unknown labels.
+        FileNotFoundError: ``source`` does not exist.
+    """
+    data_dir = Path(data_dir)
+    cache = data_dir / "imdb" / "imdb.parquet"
+    if source is None:
+        if not cache.exists():
+            archive = _download_imdb_archive(data_dir, origin, sha256)
+            _write_atomically(_read_imdb_archive(archive), cache)
+        return _split(pd.read_parquet(cache))
+
+    source = Path(source)
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"No IMDb file at {source}. Pass the path of aclImdb_v1.tar.gz (or an "
+            "archive in its layout), or of a CSV with columns review,sentiment."
+        )
+    if source.name.lower().endswith((".csv", ".csv.gz")):
+        return _split(_read_imdb_csv(source))
+    reviews = _read_imdb_archive(source)
+    _write_atomically(reviews, cache)
+    return _split(reviews)
+
+
+def _download_imdb_archive(data_dir: Path, origin: str, sha256: str) -> Path:
+    # Keras pulls in TensorFlow, which takes seconds to import: only pay for it
+    # when there is something to download.
+    from keras.utils import get_file
+
+    downloads = data_dir / "downloads"
+    # get_file silently falls back to /tmp/.keras when cache_dir does not exist yet.
+    downloads.mkdir(parents=True, exist_ok=True)
+    try:
+        path = get_file(
+            IMDB_ARCHIVE_NAME,
+            origin=origin,
+            file_hash=sha256,
+            hash_algorithm="sha256",
+            cache_dir=str(data_dir),
+            cache_subdir="downloads",
+        )
+    except ValueError:
+        # get_file leaves a download that fails its checksum on disk.
+        (downloads / IMDB_ARCHIVE_NAME).unlink(missing_ok=True)
+        raise BadDataSet(
+            f"The file downloaded from {origin} does not have the expected sha256 "
+            f"{sha256}: it is truncated, corrupt or not the official archive. "
+            "It has been deleted; run again to retry the download."
+        ) from None
+    except Exception as error:  # get_file wraps every network failure in a bare Exception
+        raise DataSetUnavailable(
+            _imdb_unavailable_message(data_dir, origin, error)
+        ) from None
+    return Path(path)
+
+
+def _imdb_unavailable_message(data_dir: Path, origin: str, error: Exception) -> str:
+    return (
+        f"The IMDb reviews are not cached in {data_dir / 'imdb'} and could not be "
+        f"downloaded from {origin} ({error}). On a machine with internet, download "
+        f"{IMDB_ARCHIVE_NAME} (84 MB) from https://ai.stanford.edu/~amaas/data/sentiment/ "
+        f"and put it at {data_dir / 'downloads' / IMDB_ARCHIVE_NAME}, then run this again; "
+        "or pass its path, helpers.load_imdb('path/to/aclImdb_v1.tar.gz'). Kaggle's "
+        "'IMDB Dataset.csv' works too: helpers.load_imdb('path/to/IMDB Dataset.csv')."
+    )
+
+
+def _read_imdb_archive(path: Path) -> pd.DataFrame:
+    """Parse the reviews straight out of the archive.
+
+    Only the parsed reviews are ever written to disk, so no archive entry can
+    land outside ``data/``; an entry whose path is absolute or climbs out with
+    ``..`` still marks the archive as untrustworthy, and it is refused.
+    """
+    rows = []
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            for member in archive:
+                _refuse_escaping_path(member.name, path)
+                match = _REVIEW_PATH.search(member.name)
+                if not (member.isfile() and match):
+                    continue
+                split, polarity, review_id, _rating = match.groups()
+                text = archive.extractfile(member).read().decode("utf-8")
+                rows.append((split, int(polarity == "pos"), int(review_id), text))
+    except (tarfile.TarError, EOFError, zlib.error, OSError, UnicodeDecodeError) as error:
+        raise BadDataSet(
+            f"{path} is not a readable IMDb archive ({type(error).__name__}: {error}). "
+            "It is probably truncated or corrupt: delete it and download it again."
+        ) from None
+    reviews = pd.DataFrame(rows, columns=["split", "label", "id", "text"])
+    missing = [split for split in _SPLITS if split not in set(reviews["split"])]
+    if missing:
+        raise BadDataSet(
+            f"{path} has no {' or '.join(missing)} reviews in the official layout "
+            "aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt."
+        )
+    return _canonical_order(reviews, by_id=True)
+
+
+def _refuse_escaping_path(name: str, archive: Path) -> None:
+    parts = PurePosixPath(name).parts
+    if name.startswith(("/", "\\")) or ".." in parts:
+        raise BadDataSet(
+            f"{archive} contains the entry {name!r}, whose path leaves the archive's "
+            "folder. The archive is refused; the official one has no such entry."
+        )
+
+
+def _read_imdb_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise BadDataSet(f"{path} is empty: expected columns review,sentiment.") from None
+    missing = {"review", "sentiment"} - set(frame.columns)
+    if missing:
+        raise BadDataSet(
+            f"{path} lacks the column(s) {sorted(missing)}: expected review,sentiment "
+            f"(found {list(frame.columns)})."
+        )
+    if frame.empty:
+        raise BadDataSet(f"{path} has a header but no reviews.")
+    sentiment = frame["sentiment"].astype(str).str.strip().str.lower()
+    unknown = sorted(set(sentiment) - set(_SENTIMENTS))
+    if unknown:
+        raise BadDataSet(
+            f"{path} has sentiment values {unknown[:5]} besides 'positive' and 'negative'."
+        )
+    reviews = pd.DataFrame(
+        {"text": frame["review"].astype(str), "label": sentiment.map(_SENTIMENTS)}
+    )
+    if "split" in frame.columns:
+        reviews["split"] = frame["split"].astype(str).str.strip().str.lower()
+        unknown = sorted(set(reviews["split"]) - set(_SPLITS))
+        if unknown:
+            raise BadDataSet(f"{path} has split values {unknown[:5]} besides 'train' and 'test'.")
+    else:
+        warnings.warn(
+            f"{path} has no split column: splitting it 50/50 per class with a fixed "
+            "seed. This is not the official IMDb train/test split.",
+            stacklevel=3,
+        )
+        reviews["split"] = _seeded_half_split(reviews["label"].to_numpy())
+    has_id = "id" in frame.columns
+    if has_id:
+        reviews["id"] = frame["id"].astype(int)
+    return _canonical_order(reviews, by_id=has_id)
+
+
+def _seeded_half_split(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    split = np.full(len(labels), "test", dtype=object)
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        split[members[: len(members) // 2]] = "train"
+    return split
+
+
+def _canonical_order(reviews: pd.DataFrame, *, by_id: bool) -> pd.DataFrame:
+    """Train before test, positive before negative, then by id: the order of the official layout."""
+    keys = reviews.assign(split_rank=reviews["split"].map({"train": 0, "test": 1}))
+    sort_by = ["split_rank", "label"] + (["id"] if by_id else [])
+    ascending = [True, False] + ([True] if by_id else [])
+    keys = keys.sort_values(sort_by, ascending=ascending, kind="stable")
+    return keys[["split", *IMDB_COLUMNS]].reset_index(drop=True)
+
+
+def _split(reviews: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return tuple(
+        reviews.loc[reviews["split"] == split, IMDB_COLUMNS].reset_index(drop=True)
+        for split in _SPLITS
+    )
+
+
+def _write_atomically(reviews: pd.DataFrame, cache: Path) -> None:
+    """Write to a temporary file beside the cache, then rename: a crash never leaves half a cache."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=cache.parent, prefix=cache.name, suffix=".partial")
+    os.close(handle)
+    try:
+        reviews.to_parquet(temporary, index=False)
+        os.replace(temporary, cache)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------- synthetic tasks
+
+
+def adding_problem(
+    n_samples: int, length: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The adding problem (Hochreiter & Schmidhuber, 1997).
+
+    Each sequence has two channels: a value drawn uniformly from [0, 1] and a
+    marker that is 1 at exactly two time steps, one in each half of the
+    sequence, and 0 elsewhere. The target is the sum of the two marked values.
+    Always predicting 1 (the mean target) scores an MSE of 1/6 ≈ 0.167, the
+    baseline a model must beat.
+
+    Returns:
+        ``x`` of shape ``(n_samples, length, 2)`` and ``y`` of shape
+        ``(n_samples, 1)``, both float32.
+    """
+    _check_task_size(n_samples, length)
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.0, 1.0, size=(n_samples, length))
+    markers = np.zeros((n_samples, length))
+    rows = np.arange(n_samples)
+    half = length // 2
+    markers[rows, rng.integers(0, half, n_samples)] = 1.0
+    markers[rows, rng.integers(half, length, n_samples)] = 1.0
+    x = np.stack([values, markers], axis=-1).astype(np.float32)
+    y = (values * markers).sum(axis=1, keepdims=True).astype(np.float32)
+    return x, y
+
+
+def remember_first_token(
+    n_samples: int, length: int, n_tokens: int = 8, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Classify a sequence by its first token; everything after it is noise.
+
+    Every time step holds a token drawn uniformly from ``n_tokens`` symbols,
+    one-hot encoded. The label is the first token, so a model must carry it
+    across ``length - 1`` steps of distracting tokens from the same
+    vocabulary. Guessing scores ``1 / n_tokens``.
+
+    Returns:
+        ``x`` of shape ``(n_samples, length, n_tokens)`` (float32, one-hot)
+        and ``y`` of shape ``(n_samples,)`` (int32 token ids).
+    """
+    _check_task_size(n_samples, length)
+    if n_tokens < 2:
+        raise ValueError(f"n_tokens must be at least 2, got {n_tokens}")
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, n_tokens, size=(n_samples, length))
+    x = np.eye(n_tokens, dtype=np.float32)[tokens]
+    return x, tokens[:, 0].astype(np.int32)
+
+
+def _check_task_size(n_samples: int, length: int) -> None:
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be positive, got {n_samples}")
+    if length < 2:
+        raise ValueError(f"length must be at least 2, got {length}")
+
+
+# ---------------------------------------------------------------------- plotting
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+STYLE: dict[str, Any] = {
+    "figure.dpi": 100,
+    "figure.constrained_layout.use": True,
+    "axes.prop_cycle": cycler(color=PALETTE),
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titleweight": "bold",
+    "legend.frameon": False,
+}
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """The cookbook's figure style, for figures a notebook draws itself."""
+    with plt.rc_context(STYLE):
+        yield
+
+
+def plot_history(
+    history: Any,
+    *,
+    metric: str = "accuracy",
+    monitor: str = "val_loss",
+    title: str = "Training history",
+) -> Figure:
+    """Loss and one metric per epoch, training against validation, best epoch marked.
+
+    Args:
+        history: a ``keras.callbacks.History`` or its ``.history`` dict.
+        metric: the metric drawn in the second panel.
+        monitor: the validation series that picks the best epoch (a minimum
+            for names containing "loss", a maximum otherwise), as
+            ``EarlyStopping`` and ``ModelCheckpoint`` would.
+    """
+    logs = dict(getattr(history, "history", history))
+    for key in ("loss", metric, monitor):
+        if key not in logs:
+            raise KeyError(f"history has no {key!r}; it has {sorted(logs)}")
+    series = np.asarray(logs[monitor])
+    best = int(np.argmin(series) if "loss" in monitor else np.argmax(series)) + 1
+    epochs = np.arange(1, len(logs["loss"]) + 1)
+    with style():
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+        for ax, key in zip(axes, ("loss", metric)):
+            ax.plot(epochs, logs[key], marker="o", label="training")
+            if f"val_{key}" in logs:
+                ax.plot(epochs, logs[f"val_{key}"], marker="o", label="validation")
+            ax.axvline(best, color="grey", linestyle="--", label=f"best epoch ({best}, by {monitor})")
+            ax.set(xlabel="epoch", ylabel=key, title=key.replace("_", " "))
+            ax.legend()
+        fig.suptitle(title)
+    return fig
+
+
+def plot_activations(
+    panels: Mapping[str, np.ndarray],
+    *,
+    marks: Sequence[int] = (),
+    tokens: Sequence[str] | None = None,
+    title: str = "Activations over time",
+) -> Figure:
+    """Heatmaps of per-time-step activations, one panel per named array of shape (time, units).
+
+    Arrays in [0, 1] (gates) use a sequential colour map from 0 to 1; arrays
+    with negative values (hidden states) use a diverging one centred on 0.
+    ``marks`` draws vertical lines at time steps worth pointing at;
+    ``tokens`` labels the time axis with the input tokens.
+    """
+    with style():
+        fig, axes = plt.subplots(
+            len(panels), 1, figsize=(11, 2.3 * len(panels) + 0.6), sharex=True, squeeze=False
+        )
+        for ax, (name, values) in zip(axes[:, 0], panels.items()):
+            values = np.asarray(values)
+            if values.min() >= 0.0 and values.max() <= 1.0:
+                cmap, vmin, vmax = "viridis", 0.0, 1.0
+            else:
+                limit = float(np.abs(values).max()) or 1.0
+                cmap, vmin, vmax = "RdBu_r", -limit, limit
+            image = ax.imshow(
+                values.T, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest"
+            )
+            fig.colorbar(image, ax=ax, label=name)
+            for i, step in enumerate(marks):
+                ax.axvline(step, color="red", linewidth=1.2, label="marked step" if i == 0 else None)
+            if len(marks):
+                ax.legend(loc="upper right", frameon=True)
+            ax.set(ylabel="unit", title=name)
+            ax.grid(False)
+        bottom = axes[-1, 0]
+        bottom.set_xlabel("time step")
+        if tokens is not None:
+            bottom.set_xticks(np.arange(len(tokens)), tokens, rotation=90, fontsize=8)
+        fig.suptitle(title)
+    return fig
+
+
+def plot_comparison(
+    table: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    hue: str,
+    title: str,
+    baseline: float | None = None,
+    baseline_label: str = "baseline",
+    log_scale: bool = False,
+) -> Figure:
+    """A grouped bar chart of a results table: one group per value of ``x``, one bar per ``hue``.
+
+    ``baseline`` draws a horizontal reference line (for example the MSE of a
+    constant prediction, or chance accuracy).
+    """
+    values = table.pivot_table(index=x, columns=hue, values=y, sort=False)
+    n_groups, n_bars = values.shape
+    width = 0.8 / n_bars
+    positions = np.arange(n_groups)
+    with style():
+        fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * n_groups * n_bars ** 0.5 + 3), 3.8))
+        for i, name in enumerate(values.columns):
+            ax.bar(positions + (i - (n_bars - 1) / 2) * width, values[name], width, label=str(name))
+        if baseline is not None:
+            ax.axhline(baseline, color="black", linestyle="--", linewidth=1, label=baseline_label)
+        if log_scale:
+            ax.set_yscale("log")
+        ax.set_xticks(positions, [str(v) for v in values.index])
+        ax.set(xlabel=x, ylabel=y, title=title)
+        ax.legend(title=hue)
+    return fig
+
+
+def plot_length_distribution(
+    lengths: Mapping[str, np.ndarray],
+    *,
+    percentiles: Sequence[int] = (50, 90),
+    unit: str = "words",
+    title: str = "Sequence lengths",
+) -> Figure:
+    """Overlaid histograms of sequence lengths, with percentiles of the first series marked."""
+    with style():
+        fig, ax = plt.subplots(figsize=(9, 3.6))
+        upper = max(float(np.percentile(v, 99.5)) for v in lengths.values())
+        bins = np.linspace(0, upper, 60)
+        for name, values in lengths.items():
+            ax.hist(np.clip(values, 0, upper), bins=bins, alpha=0.55, label=name)
+        first_name, first = next(iter(lengths.items()))
+        for q, linestyle in zip(percentiles, ["--", ":", "-.", (0, (1, 4))]):
+            at = np.percentile(first, q)
+            ax.axvline(at, color="black", linestyle=linestyle, label=f"{q}th percentile of {first_name}: {at:.0f}")
+        ax.set(xlabel=f"{unit} per sequence (clipped at the 99.5th percentile)", ylabel="count", title=title)
+        ax.legend()
+    return fig
