@@ -114,7 +114,8 @@ def load_imdb(
 
 def _download_imdb_archive(data_dir: Path, origin: str, sha256: str) -> Path:
     # Keras pulls in TensorFlow, which takes seconds to import: only pay for it
-    # when there is something to download.
+    # when there is something to download, and keep its C++ start-up logs quiet.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from keras.utils import get_file
 
     downloads = data_dir / "downloads"
