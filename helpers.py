@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from cycler import cycler
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -391,6 +392,7 @@ def plot_history(
                 ax.plot(epochs, logs[f"val_{key}"], marker="o", label="validation")
             ax.axvline(best, color="grey", linestyle="--", label=f"best epoch ({best}, by {monitor})")
             ax.set(xlabel="epoch", ylabel=key, title=key.replace("_", " "))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.legend()
         fig.suptitle(title)
     return fig
@@ -426,7 +428,9 @@ def plot_activations(
             )
             fig.colorbar(image, ax=ax, label=name)
             for i, step in enumerate(marks):
-                ax.axvline(step, color="red", linewidth=1.2, label="marked step" if i == 0 else None)
+                ax.axvline(
+                    step, color="red", linestyle="--", linewidth=2, label="marked step" if i == 0 else None
+                )
             if len(marks):
                 ax.legend(loc="upper right", frameon=True)
             ax.set(ylabel="unit", title=name)
@@ -463,13 +467,14 @@ def plot_comparison(
         fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * n_groups * n_bars ** 0.5 + 3), 3.8))
         for i, name in enumerate(values.columns):
             ax.bar(positions + (i - (n_bars - 1) / 2) * width, values[name], width, label=str(name))
-        if baseline is not None:
-            ax.axhline(baseline, color="black", linestyle="--", linewidth=1, label=baseline_label)
         if log_scale:
             ax.set_yscale("log")
+        if baseline is not None:
+            ax.axhline(baseline, color="black", linestyle="--", linewidth=1, label=baseline_label)
+            ax.set_ylim(top=max(ax.get_ylim()[1], baseline * (1.5 if log_scale else 1.08)))
         ax.set_xticks(positions, [str(v) for v in values.index])
         ax.set(xlabel=x, ylabel=y, title=title)
-        ax.legend(title=hue)
+        ax.legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
