@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -358,7 +359,13 @@ STYLE: dict[str, Any] = {
 def style() -> Iterator[None]:
     """The cookbook's figure style, for figures a notebook draws itself."""
     with plt.rc_context(STYLE):
-        yield
+        try:
+            yield
+        finally:
+            # The first figure of an IPython session switches interactive mode on; rc_context
+            # would switch it off again on exit, and later figures would silently not show.
+            interactive = matplotlib.is_interactive()
+    matplotlib.interactive(interactive)
 
 
 def plot_history(

@@ -103,6 +103,23 @@ HISTORY = {
 }
 
 
+def test_style_keeps_interactive_mode_switched_on_inside_it():
+    was = matplotlib.is_interactive()
+    try:
+        matplotlib.interactive(False)
+        with helpers.style():
+            matplotlib.interactive(True)  # what IPython does when the first figure appears
+        assert matplotlib.is_interactive()
+    finally:
+        matplotlib.interactive(was)
+
+
+def test_style_applies_the_cookbook_rc_params_only_inside():
+    with helpers.style():
+        assert matplotlib.rcParams["axes.spines.top"] is False
+    assert matplotlib.rcParams["axes.spines.top"] is True
+
+
 def test_plot_history_marks_the_best_validation_epoch():
     fig = helpers.plot_history(HISTORY, title="Run A")
     loss_ax, accuracy_ax = fig.axes
