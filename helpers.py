@@ -1,6 +1,7 @@
 """Data loading and plotting for the GRU cookbook.
 
-This module is deliberately thin: it fetches and parses data, generates the
+This module is deliberately thin: it fetches and parses data, turns IMDb
+reviews into batches of token ids the way recipe 03 explains, generates the
 synthetic sequence tasks, and draws the cookbook's recurring figures. Every
 piece of teaching code (cells, gates, models, training loops) lives in the
 notebooks, where readers can see it.
@@ -19,10 +20,15 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import matplotlib
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
+# Keras reads this when TensorFlow is first imported: keep its C++ start-up logs quiet.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import matplotlib  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from cycler import cycler
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -115,16 +121,11 @@ def load_imdb(
 
 
 def _download_imdb_archive(data_dir: Path, origin: str, sha256: str) -> Path:
-    # Keras pulls in TensorFlow, which takes seconds to import: only pay for it
-    # when there is something to download, and keep its C++ start-up logs quiet.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from keras.utils import get_file
-
     downloads = data_dir / "downloads"
     # get_file silently falls back to /tmp/.keras when cache_dir does not exist yet.
     downloads.mkdir(parents=True, exist_ok=True)
     try:
-        path = get_file(
+        path = keras.utils.get_file(
             IMDB_ARCHIVE_NAME,
             origin=origin,
             file_hash=sha256,
@@ -337,6 +338,128 @@ def _check_task_size(n_samples: int, length: int) -> None:
         raise ValueError(f"n_samples must be positive, got {n_samples}")
     if length < 2:
         raise ValueError(f"length must be at least 2, got {length}")
+
+
+# ------------------------------------------- IMDb as token ids (recipe 03's pipeline)
+
+IMDB_SEED = 42
+IMDB_VALIDATION_SIZE = 2_500
+IMDB_VOCAB_SIZE = 10_000
+# The characters Keras's default standardization strips.
+_PUNCTUATION = r"[!\"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~']"
+# Windows-1252 dashes and ellipses that became invisible C1 control characters
+# in 3% of the reviews; they separate words, like the dashes they stand for.
+_C1_CONTROLS = r"[\x{80}-\x{9f}]"
+
+
+def imdb_splits(
+    *,
+    validation_size: int = IMDB_VALIDATION_SIZE,
+    seed: int = IMDB_SEED,
+    data_dir: str | os.PathLike[str] = DATA_DIR,
+) -> dict[str, pd.DataFrame]:
+    """The recipes' three IMDb splits: ``train``, ``validation`` and ``test``.
+
+    ``validation`` is ``validation_size`` reviews drawn at random (with
+    ``seed``) from the official training set and ``train`` is the rest, so
+    every choice can be made without looking at the official ``test`` set.
+    """
+    train_full, test = load_imdb(data_dir=data_dir)
+    if not 0 < validation_size < len(train_full):
+        raise ValueError(f"validation_size must be between 1 and {len(train_full) - 1}, got {validation_size}")
+    shuffled = train_full.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return {"train": shuffled.iloc[validation_size:], "validation": shuffled.iloc[:validation_size], "test": test}
+
+
+@keras.saving.register_keras_serializable(package="gru_cookbook")
+def strip_html_and_punctuation(text: tf.Tensor) -> tf.Tensor:
+    """Standardize review strings: lower case, no ``<br />``, no C1 controls, no punctuation."""
+    text = tf.strings.lower(text)
+    text = tf.strings.regex_replace(text, "<br />", " ")  # before punctuation goes, or "br" would survive
+    text = tf.strings.regex_replace(text, _C1_CONTROLS, " ")
+    return tf.strings.regex_replace(text, _PUNCTUATION, "")
+
+
+def imdb_vectorizer(
+    train_texts: Sequence[str] | np.ndarray, vocab_size: int = IMDB_VOCAB_SIZE
+) -> keras.layers.TextVectorization:
+    """A ``TextVectorization`` layer whose vocabulary is learned from ``train_texts`` only.
+
+    Token id 0 is padding and 1 is ``[UNK]`` (any word outside the vocabulary);
+    the ``vocab_size - 2`` most frequent training words get the ids after them.
+    """
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=vocab_size, standardize=strip_html_and_punctuation, name="vectorize"
+    )
+    # adapt on a tf.data pipeline of batches is far faster than on a NumPy array.
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(np.asarray(train_texts)).batch(512))
+    return vectorizer
+
+
+def token_ids(texts: Sequence[str] | np.ndarray, vectorizer: keras.layers.TextVectorization) -> tf.RaggedTensor:
+    """Every review's token ids, whole: a ragged ``(n_reviews, None)`` tensor.
+
+    Vectorizing is the slow step, so do it once per split and cut the result
+    to a maximum length with :func:`truncate`, as often as needed.
+    """
+
+    def vectorize(batch: tf.Tensor) -> tf.RaggedTensor:
+        return tf.RaggedTensor.from_tensor(vectorizer(batch), padding=0)
+
+    batches = tf.data.Dataset.from_tensor_slices(np.asarray(texts)).batch(1024).map(vectorize)
+    return tf.concat(list(batches), axis=0)
+
+
+def truncate(ids: tf.RaggedTensor, max_length: int, keep: str = "last") -> np.ndarray:
+    """Each review's ``last`` (or ``first``) ``max_length`` token ids, right-padded with 0.
+
+    Returns an int32 array of shape ``(n_reviews, max_length)``.
+    """
+    if max_length < 1:
+        raise ValueError(f"max_length must be positive, got {max_length}")
+    if keep not in ("first", "last"):
+        raise ValueError(f"keep must be 'first' or 'last', got {keep!r}")
+    kept = ids[:, -max_length:] if keep == "last" else ids[:, :max_length]
+    return kept.to_tensor(default_value=0, shape=[None, max_length]).numpy().astype(np.int32)
+
+
+def bucketed_dataset(
+    ids: np.ndarray,
+    targets: np.ndarray,
+    *,
+    batch_size: int = 64,
+    bucket_width: int = 50,
+    shuffle: bool = False,
+    seed: int = IMDB_SEED,
+) -> tf.data.Dataset:
+    """``(token ids, target)`` batches of reviews of similar length, each padded only to its bucket's top.
+
+    ``ids`` is right-padded with 0, as :func:`truncate` returns it. Buckets
+    hold lengths 1–``bucket_width``, the next ``bucket_width``, and so on up
+    to ``ids.shape[1]``, so a recurrent layer spends few steps on padding.
+    With ``shuffle`` the reviews are reshuffled every epoch; the number of
+    batches does not change, and the dataset reports it, so Keras knows the
+    length of an epoch.
+    """
+    max_length = ids.shape[1]
+    tops = sorted({*range(bucket_width, max_length, bucket_width), max_length})
+    boundaries = [top + 1 for top in tops]  # a bucket holds lengths below its boundary
+
+    def drop_padding(row: tf.Tensor, target: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return row[: tf.math.count_nonzero(row)], target
+
+    def length_of(row: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+        return tf.shape(row)[0]
+
+    dataset = tf.data.Dataset.from_tensor_slices((ids, targets))
+    if shuffle:
+        dataset = dataset.shuffle(len(targets), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(drop_padding).bucket_by_sequence_length(
+        length_of, boundaries, [batch_size] * (len(boundaries) + 1), pad_to_bucket_boundary=True
+    )
+    bucket_sizes = np.bincount(np.searchsorted(boundaries, (ids > 0).sum(axis=1), side="right"))
+    n_batches = int(np.ceil(bucket_sizes / batch_size).sum())
+    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(tf.data.AUTOTUNE)
 
 
 # ---------------------------------------------------------------------- plotting
