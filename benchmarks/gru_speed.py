@@ -141,8 +141,8 @@ def time_keras(sizes: Sizes, data: Path, backend: str, fixed_shapes_and_xla: boo
     import keras
 
     keras.utils.set_random_seed(0)
-    # On TensorFlow a cuDNN-eligible GRU marks itself as not XLA-compilable, and Keras then
-    # quietly drops jit_compile=True; use_cudnn=False keeps the generic loop, which XLA compiles.
+    # Where a GPU is visible, a cuDNN-eligible GRU marks itself as not XLA-compilable and Keras
+    # drops jit_compile=True; use_cudnn=False keeps the generic loop, which XLA compiles, everywhere.
     use_cudnn = False if fixed_shapes_and_xla else "auto"
     model = keras.Sequential(
         [
