@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-# Keras reads this when TensorFlow is first imported: keep its C++ start-up logs quiet.
+# TensorFlow reads this when it is first imported (through keras): keep its C++ start-up logs quiet.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
