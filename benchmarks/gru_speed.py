@@ -6,10 +6,11 @@ configuration trains it on the same real IMDb training reviews (the cookbook's p
 a 20,000-word vocabulary), each shuffling them as its own loop does, for a few warm-up steps,
 which absorb tracing and compilation, then for a fixed number of timed steps. The PyTorch
 reference is the book's loop as printed: a Dataset, a shuffling DataLoader, and accuracy and
-loss counted every batch; the Keras configurations count accuracy and loss every batch too. Real reviews matter: as the model
-learns, some gradients shrink into denormal floats, which slow x86 CPUs down, so random
-tokens would flatter the PyTorch loop. Each configuration runs in its own subprocess,
-because Keras chooses its backend once per process and because peak memory is per process.
+loss counted every batch; the Keras configurations count accuracy and loss every batch too.
+Real reviews matter: as the model learns, some gradients shrink into denormal floats, which
+slow x86 CPUs down, so random tokens would flatter the PyTorch loop. Each configuration runs
+in its own subprocess, because Keras chooses its backend once per process and because peak
+memory is per process.
 
     python benchmarks/gru_speed.py                 # the full run; writes benchmarks/results/
     python benchmarks/gru_speed.py --smoke         # tiny sizes, seconds: checks every path runs
@@ -81,7 +82,7 @@ def load_imdb_arrays(path: Path):
 
 
 def cpu_name() -> str:
-    """The processor's model name where the OS tells it: results depend on it (denormal penalties differ by vendor)."""
+    """The processor's model name where the OS tells it: the results depend on the processor."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
@@ -158,7 +159,7 @@ def time_pytorch(sizes: Sizes, data: Path, flush_denormal: bool) -> float:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            # The book counts accuracy and loss every batch; .item() waits for the step to finish.
+            # Kept for their cost: the book counts accuracy and loss every batch, and .item() waits for the step.
             correct += ((outputs > 0.5) == targets).float().sum()
             running_loss += loss.item()
 
