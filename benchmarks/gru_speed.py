@@ -8,7 +8,7 @@ which absorb tracing and compilation, then for a fixed number of timed steps. Th
 reference is the book's loop as printed: a Dataset, a shuffling DataLoader, and accuracy and
 loss counted every batch; the Keras configurations count accuracy and loss every batch too.
 Real reviews matter: as the model learns, some gradients shrink into denormal floats, which
-slow x86 CPUs down, so random tokens would flatter the PyTorch loop. Each configuration runs
+slow many x86 CPUs down, so random tokens could flatter the PyTorch loop. Each configuration runs
 in its own subprocess, because Keras chooses its backend once per process and because peak
 memory is per process.
 
