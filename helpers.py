@@ -1,10 +1,12 @@
 """Data loading and plotting for the GRU cookbook.
 
 This module is deliberately thin: it fetches and parses data, turns IMDb
-reviews into batches of token ids the way recipe 03 explains, generates the
-synthetic sequence tasks, and draws the cookbook's recurring figures. Every
-piece of teaching code (cells, gates, models, training loops) lives in the
-notebooks, where readers can see it.
+reviews into batches of token ids the way recipe 03 explains, holds the
+classifier, training loop and seed bookkeeping that recipes 03 and 04 share
+(recipe 03 prints their source where it teaches them), the bag-of-n-grams
+baseline's pieces, generates the synthetic sequence tasks, and draws the
+cookbook's recurring figures. The cells, gates and models that a recipe
+teaches live in its notebook, where readers can see them.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import os
 import re
 import tarfile
 import tempfile
+import time
 import warnings
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +35,7 @@ import tensorflow as tf  # noqa: E402
 from cycler import cycler
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from sklearn.feature_extraction.text import CountVectorizer
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -371,6 +375,23 @@ def imdb_splits(
     return {"train": shuffled.iloc[validation_size:], "validation": shuffled.iloc[:validation_size], "test": test}
 
 
+def book_split(
+    *, test_share: float = 0.2, validation_size: int = IMDB_VALIDATION_SIZE, seed: int = IMDB_SEED,
+    data_dir: str | os.PathLike[str] = DATA_DIR,
+) -> dict[str, pd.DataFrame]:
+    """The Regularization Cookbook's kind of split: all 50,000 reviews shuffled, then cut 80/20.
+
+    Unlike the official split, the same movies appear in ``train`` and
+    ``test``. ``validation`` is ``validation_size`` reviews of the 80% part,
+    so that epochs can still be chosen without the test part.
+    """
+    train_full, test = load_imdb(data_dir=data_dir)
+    shuffled = pd.concat([train_full, test], ignore_index=True).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    n_test = round(test_share * len(shuffled))
+    rest = shuffled.iloc[n_test:]
+    return {"train": rest.iloc[validation_size:], "validation": rest.iloc[:validation_size], "test": shuffled.iloc[:n_test]}
+
+
 @keras.saving.register_keras_serializable(package="gru_cookbook")
 def strip_html_and_punctuation(text: tf.Tensor) -> tf.Tensor:
     """Standardize review strings: lower case, no ``<br />``, no C1 controls, no punctuation."""
@@ -460,6 +481,200 @@ def bucketed_dataset(
     bucket_sizes = np.bincount(np.searchsorted(boundaries, (ids > 0).sum(axis=1), side="right"))
     n_batches = int(np.ceil(bucket_sizes / batch_size).sum())
     return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(tf.data.AUTOTUNE)
+
+
+def fixed_dataset(
+    ids: np.ndarray,
+    targets: np.ndarray,
+    *,
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: int = IMDB_SEED,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """``(token ids, target)`` batches of the stored shape (no bucketing); reshuffled every epoch with ``shuffle``.
+
+    Every batch but the last has one shape (every batch, with ``drop_remainder``,
+    which leaves out the last ``len(targets) % batch_size`` reviews of each
+    epoch). One shape suits XLA (``jit_compile=True``), which compiles once per
+    shape, and sequences cut to a length most reviews reach anyway.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((ids, targets))
+    if shuffle:
+        dataset = dataset.shuffle(len(targets), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+# ------------------------------------------------ IMDb classifiers (recipes 03 and 04)
+
+SEEDS = (1, 2, 3)  # every comparison a recipe ranks is trained once per seed
+
+
+def build_classifier(
+    name: str = "gru_classifier",
+    *,
+    seed: int = IMDB_SEED,
+    vocab_size: int = IMDB_VOCAB_SIZE,
+    embedding_dim: int = 64,
+    units: int = 64,
+    n_layers: int = 1,
+    mask: bool = True,
+    spatial_dropout: float = 0.0,
+    embedding_dropout: float = 0.0,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    l2: float = 0.0,
+    head_dropout: float = 0.0,
+    length: int | None = None,
+    output_dtype: str | None = None,
+    **gru_options: Any,
+) -> keras.Model:
+    """token ids -> Embedding (-> dropout) -> ``n_layers`` GRUs (-> Dropout) -> Dense(1, sigmoid).
+
+    Every regularizer is off by default. ``seed`` seeds Keras first, so a
+    variant's initial weights and dropout masks depend on the seed alone, not
+    on what ran before. ``spatial_dropout`` drops whole embedding channels
+    (``SpatialDropout1D``), ``embedding_dropout`` single entries (``Dropout``);
+    ``dropout`` and ``recurrent_dropout`` are the GRU's own; ``l2`` penalizes
+    the embedding and the GRU's kernels; ``head_dropout`` sits before the output.
+    ``length`` fixes the number of time steps (``None``: any), ``output_dtype``
+    the output layer's dtype (``"float32"`` under a mixed-precision policy), and
+    ``gru_options`` (``unroll``, ``reset_after``, ``use_cudnn``…) go to every GRU.
+    """
+    keras.utils.set_random_seed(seed)
+    penalty = keras.regularizers.L2(l2) if l2 else None
+    inputs = keras.Input(shape=(length,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(
+        vocab_size, embedding_dim, mask_zero=mask, embeddings_regularizer=penalty, name="embedding"
+    )(inputs)
+    if spatial_dropout:  # both dropout layers pass the mask on
+        x = keras.layers.SpatialDropout1D(spatial_dropout, name="spatial_dropout")(x)
+    if embedding_dropout:
+        x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
+    for i in range(1, n_layers + 1):
+        x = keras.layers.GRU(
+            units,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            kernel_regularizer=penalty,
+            recurrent_regularizer=penalty,
+            return_sequences=i < n_layers,
+            name=f"gru_{i}",
+            **gru_options,
+        )(x)
+    if head_dropout:
+        x = keras.layers.Dropout(head_dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="positive", dtype=output_dtype)(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Keeps each epoch's wall time and, with ``show``, prints one short line per epoch instead of a progress bar."""
+
+    def __init__(self, show: bool = True):
+        super().__init__()
+        self.show = show
+        self.seconds: list[float] = []
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._started)
+        if self.show:
+            print(
+                f"  epoch {epoch + 1}: loss {logs['loss']:.3f}, accuracy {logs['accuracy']:.3f} | "
+                f"validation loss {logs['val_loss']:.3f}, accuracy {logs['val_accuracy']:.3f} | {self.seconds[-1]:.0f} s"
+            )
+
+
+def train_classifier(
+    model: keras.Model,
+    train_ds: tf.data.Dataset,
+    val_ds: tf.data.Dataset,
+    *,
+    epochs: int,
+    optimizer: keras.optimizers.Optimizer,
+    patience: int | None = None,
+    jit_compile: bool | str = "auto",
+    show: bool = True,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> tuple[dict[str, list[float]], list[float]]:
+    """Compile with binary cross-entropy and accuracy, fit, and keep the best epoch's weights.
+
+    ``EarlyStopping`` watches validation accuracy and, whether or not it stops
+    the run (after ``patience`` epochs without a gain; by default never),
+    restores the weights of the epoch with the best validation accuracy.
+    Returns the history dict and every epoch's seconds.
+    """
+    model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"], jit_compile=jit_compile)
+    log = EpochLog(show)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", patience=patience or epochs, restore_best_weights=True
+    )
+    # shuffle=False: a tf.data pipeline shuffles already (Keras cannot shuffle a Dataset and would warn).
+    history = model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False, callbacks=[log, stopper, *callbacks]
+    )
+    return history.history, log.seconds
+
+
+def predict_in_order(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Probability of "positive" for every review in ``ids``, in its original order.
+
+    Bucketing reorders the reviews, so each review's row number travels
+    through the pipeline in place of its label and puts its probability back.
+    """
+    probabilities = np.empty(len(ids), dtype="float32")
+    for batch, rows in bucketed_dataset(ids, np.arange(len(ids)), batch_size=batch_size):
+        probabilities[rows.numpy()] = np.asarray(model.predict_on_batch(batch))[:, 0]
+    return probabilities
+
+
+def accuracy(probabilities: np.ndarray, targets: np.ndarray) -> float:
+    """The share of reviews whose probability is on the same side of 0.5 as their 0/1 label."""
+    return float(np.mean((np.asarray(probabilities) > 0.5) == (np.asarray(targets) == 1)))
+
+
+def over_seeds(run: Callable[[int], Mapping[str, Any]], seeds: Sequence[int] = SEEDS) -> pd.DataFrame:
+    """Call ``run(seed)`` for every seed; one row per seed, with a ``seed`` column."""
+    return pd.DataFrame([{"seed": seed, **run(seed)} for seed in seeds])
+
+
+def seed_summary(runs: pd.DataFrame, value: str, by: str | Sequence[str]) -> pd.DataFrame:
+    """Mean, standard deviation, minimum and maximum of ``value`` over seeds, per group of ``by``."""
+    summary = runs.groupby(by, sort=False)[value].agg(["mean", "std", "min", "max", "count"])
+    return summary.rename(columns={"std": "sd", "count": "seeds"})
+
+
+# ------------------------------------------------- bag-of-n-grams baselines (recipe 03)
+
+
+def review_ngrams(max_n: int = 2, min_df: int = 2) -> CountVectorizer:
+    """A scikit-learn ``CountVectorizer`` of the words and word n-grams (up to ``max_n``) of a review.
+
+    Lower-cased, with the ``<br />`` markup removed; n-grams seen in fewer than
+    ``min_df`` training reviews are dropped (they cannot generalize anyway).
+    """
+    return CountVectorizer(
+        preprocessor=lambda text: text.lower().replace("<br />", " "), ngram_range=(1, max_n), min_df=min_df
+    )
+
+
+def nb_log_count_ratio(binary_counts: Any, labels: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Wang & Manning's (2012) Naive Bayes log-count ratio of every feature: log(p / |p|) - log(q / |q|).
+
+    ``p`` and ``q`` are the feature counts over positive and negative reviews,
+    each smoothed by ``alpha``. Scaling binary features by this ratio before a
+    linear classifier gives their NBSVM (here with logistic regression: NBLR).
+    """
+    labels = np.asarray(labels)
+    p = alpha + np.asarray(binary_counts[labels == 1].sum(axis=0)).ravel()
+    q = alpha + np.asarray(binary_counts[labels == 0].sum(axis=0)).ravel()
+    return np.log(p / p.sum()) - np.log(q / q.sum())
 
 
 # ---------------------------------------------------------------------- plotting
@@ -605,6 +820,36 @@ def plot_comparison(
         ax.set_xticks(positions, [str(v) for v in values.index])
         ax.set(xlabel=x, ylabel=y, title=title)
         ax.legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
+
+
+def plot_seed_comparison(
+    runs: pd.DataFrame,
+    *,
+    value: str,
+    by: str,
+    title: str,
+    baseline: float | None = None,
+    baseline_label: str = "baseline",
+) -> Figure:
+    """One row per variant: every seed's ``value`` as a dot, the mean as a bar, so noise and differences show together."""
+    groups = list(dict.fromkeys(runs[by]))
+    with style():
+        fig, ax = plt.subplots(figsize=(9, 0.45 * len(groups) + 1.6))
+        for row, group in enumerate(groups):
+            values = runs.loc[runs[by] == group, value].to_numpy()
+            ax.barh(row, values.mean(), color=PALETTE[0], alpha=0.35, label="mean over seeds" if row == 0 else None)
+            ax.plot(values, np.full(len(values), row), "o", color=PALETTE[0], label="one seed" if row == 0 else None)
+        if baseline is not None:
+            ax.axvline(baseline, color="black", linestyle="--", linewidth=1, label=baseline_label)
+        low = min(float(runs[value].min()), baseline if baseline is not None else np.inf)
+        high = float(runs[value].max())
+        margin = 0.1 * (high - low) or 0.01
+        ax.set_xlim(low - margin, high + margin)
+        ax.set_yticks(range(len(groups)), groups)
+        ax.invert_yaxis()
+        ax.set(xlabel=value, title=title)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 

@@ -1,0 +1,206 @@
+"""The IMDb classifier, training loop, seed bookkeeping and n-gram baseline pieces that recipes 03 and 04 share."""
+
+import io
+import tarfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+
+import helpers
+
+# ------------------------------------------------------------------ the classifier
+
+
+def test_classifier_counts_match_the_gru_formula_and_layers_are_named():
+    model = helpers.build_classifier(vocab_size=100, embedding_dim=8, units=4, n_layers=2)
+    names = [layer.name for layer in model.layers[1:]]
+    assert names == ["embedding", "gru_1", "gru_2", "positive"]
+    gru = lambda inputs: 3 * (inputs * 4 + 4 * 4 + 2 * 4)  # noqa: E731  (reset_after=True: two biases per gate)
+    assert model.count_params() == 100 * 8 + gru(8) + gru(4) + 4 + 1
+
+
+def test_every_regularizer_is_off_by_default_and_a_switch_adds_its_layer():
+    plain = helpers.build_classifier()
+    assert [layer.name for layer in plain.layers[1:]] == ["embedding", "gru_1", "positive"]
+    assert plain.get_layer("gru_1").dropout == 0 and plain.get_layer("gru_1").recurrent_dropout == 0
+    regularized = helpers.build_classifier(spatial_dropout=0.2, embedding_dropout=0.1, dropout=0.3, head_dropout=0.5, l2=1e-4)
+    names = {layer.name for layer in regularized.layers}
+    assert {"spatial_dropout", "embedding_dropout", "head_dropout"} <= names
+    assert regularized.get_layer("gru_1").dropout == 0.3
+    assert regularized.get_layer("embedding").embeddings_regularizer is not None
+
+
+def test_the_seed_alone_sets_the_initial_weights():
+    first = helpers.build_classifier(seed=1, vocab_size=50, embedding_dim=4, units=3)
+    keras.utils.set_random_seed(999)  # whatever ran before
+    again = helpers.build_classifier(seed=1, vocab_size=50, embedding_dim=4, units=3)
+    other = helpers.build_classifier(seed=2, vocab_size=50, embedding_dim=4, units=3)
+    for a, b in zip(first.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
+
+
+def test_the_mask_makes_padding_irrelevant():
+    model = helpers.build_classifier(vocab_size=20, embedding_dim=4, units=3)
+    review = np.array([[3, 7, 5]])
+    padded = np.array([[3, 7, 5, 0, 0, 0, 0]])
+    np.testing.assert_allclose(model(review), model(padded), atol=1e-6)
+
+
+# ------------------------------------------------------------------ training
+
+
+def tiny_task(n=256, length=6, seed=0):
+    """Token 2 anywhere in a sequence means positive: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(3, 20, size=(n, length)).astype(np.int32)
+    targets = rng.integers(0, 2, size=n).astype(np.float32)
+    ids[targets == 1, rng.integers(0, length)] = 2
+    return ids, targets
+
+
+class WeightsPerEpoch(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())
+
+
+def test_training_restores_the_best_validation_epoch_even_without_stopping(capsys):
+    ids, targets = tiny_task()
+    train_ds = helpers.fixed_dataset(ids[:192], targets[:192], batch_size=32, shuffle=True)
+    val_ds = helpers.fixed_dataset(ids[192:], targets[192:], batch_size=64)
+    model = helpers.build_classifier(vocab_size=20, embedding_dim=4, units=4)
+    snapshots = WeightsPerEpoch()
+    history, seconds = helpers.train_classifier(
+        model, train_ds, val_ds, epochs=4, optimizer=keras.optimizers.Adam(0.05), callbacks=[snapshots]
+    )
+    assert len(history["val_accuracy"]) == len(seconds) == 4  # patience defaults to the whole run
+    best = int(np.argmax(history["val_accuracy"]))
+    for kept, at_best in zip(model.get_weights(), snapshots.weights[best]):
+        np.testing.assert_array_equal(kept, at_best)
+    assert capsys.readouterr().out.count("validation loss") == 4  # one line per epoch
+
+
+def test_training_is_silent_when_asked(capsys):
+    ids, targets = tiny_task(64)
+    model = helpers.build_classifier(vocab_size=20, embedding_dim=4, units=2)
+    helpers.train_classifier(model, helpers.fixed_dataset(ids, targets), helpers.fixed_dataset(ids, targets),
+                             epochs=1, optimizer=keras.optimizers.Adam(0.01), show=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_fixed_dataset_keeps_the_stored_shape_and_every_row():
+    ids = np.arange(1, 1 + 10 * 4, dtype=np.int32).reshape(10, 4)
+    batches = list(helpers.fixed_dataset(ids, np.arange(10), batch_size=4, shuffle=True))
+    assert [tuple(batch.shape) for batch, _ in batches] == [(4, 4), (4, 4), (2, 4)]
+    rows = np.concatenate([rows.numpy() for _, rows in batches])
+    assert sorted(rows) == list(range(10))
+    for batch, batch_rows in batches:
+        np.testing.assert_array_equal(batch.numpy(), ids[batch_rows.numpy()])
+    full = list(helpers.fixed_dataset(ids, np.arange(10), batch_size=4, shuffle=True, drop_remainder=True))
+    assert [tuple(batch.shape) for batch, _ in full] == [(4, 4), (4, 4)]
+
+
+def test_predictions_come_back_in_the_original_order():
+    class FirstTokenOver100(keras.Model):
+        def call(self, ids):
+            return keras.ops.cast(ids[:, :1], "float32") / 100.0
+
+    ids = np.zeros((300, 60), dtype=np.int32)
+    lengths = np.random.default_rng(0).integers(1, 61, size=300)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = 1 + row % 99
+    probabilities = helpers.predict_in_order(FirstTokenOver100(), ids, batch_size=32)
+    np.testing.assert_allclose(probabilities, (1 + np.arange(300) % 99) / 100, rtol=1e-6)
+
+
+def test_accuracy_thresholds_at_one_half():
+    assert helpers.accuracy(np.array([0.9, 0.2, 0.51, 0.49]), np.array([1, 0, 0, 0])) == 0.75
+
+
+# ------------------------------------------------------------------ seeds
+
+
+def test_over_seeds_calls_once_per_seed_and_summary_reports_the_spread():
+    runs = helpers.over_seeds(lambda seed: {"variant": "a" if seed % 2 else "b", "score": float(seed)}, seeds=[1, 2, 3, 5])
+    assert runs["seed"].tolist() == [1, 2, 3, 5]
+    summary = helpers.seed_summary(runs, "score", by="variant")
+    assert summary.loc["a", "mean"] == pytest.approx(3.0) and summary.loc["a", "sd"] == pytest.approx(2.0)
+    assert summary.loc["a", ["min", "max", "seeds"]].tolist() == [1.0, 5.0, 3]
+    assert list(summary.index) == ["a", "b"]  # groups keep their order of appearance
+
+
+def test_the_cookbook_compares_over_at_least_three_seeds():
+    assert len(set(helpers.SEEDS)) >= 3
+
+
+def test_seed_comparison_plot_shows_every_seed_and_the_means():
+    runs = pd.DataFrame({"variant": ["x"] * 3 + ["y"] * 3, "val accuracy": [0.8, 0.82, 0.81, 0.7, 0.72, 0.71]})
+    fig = helpers.plot_seed_comparison(runs, value="val accuracy", by="variant", title="t", baseline=0.5)
+    ax = fig.axes[0]
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["x", "y"]
+    assert ax.get_xlabel() == "val accuracy" and ax.get_title() == "t"
+    assert len(ax.patches) == 2  # one bar per variant
+    assert ax.get_xlim()[0] < 0.5 < 0.82 < ax.get_xlim()[1]
+    assert {text.get_text() for text in ax.get_legend().get_texts()} == {"mean over seeds", "one seed", "baseline"}
+
+
+# ------------------------------------------------------------------ n-gram baselines
+
+
+def test_ngrams_drop_markup_and_rare_ngrams():
+    ngrams = helpers.review_ngrams(max_n=2, min_df=2)
+    ngrams.fit(["Not good.<br />Great", "not GOOD<br />great", "good film"])
+    assert {"not good", "good great", "great"} <= set(ngrams.vocabulary_)  # lower-cased, markup read as a space
+    assert "br" not in ngrams.vocabulary_  # it would be in two reviews if the markup stayed
+    assert "film" not in ngrams.vocabulary_  # seen in one review only
+
+
+def test_log_count_ratio_follows_wang_and_manning():
+    binary = scipy.sparse.csr_matrix(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 1]], dtype=np.float32))
+    labels = np.array([1, 1, 0])
+    p = 1 + np.array([2, 1, 1])
+    q = 1 + np.array([0, 1, 1])
+    expected = np.log(p / p.sum()) - np.log(q / q.sum())
+    np.testing.assert_allclose(helpers.nb_log_count_ratio(binary, labels), expected)
+    assert helpers.nb_log_count_ratio(binary, labels)[0] > 0  # only in positive reviews
+
+
+# ------------------------------------------------------------------ the book's kind of split
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    reviews = {f"aclImdb/{split}/{folder}/{i}_{rating}.txt": f"{split} {folder} review {i}"
+               for split in ("train", "test") for folder, rating in (("pos", 8), ("neg", 2)) for i in range(25)}
+    archive = tmp_path / "aclImdb_v1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, text in reviews.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    data_dir = tmp_path / "data"
+    helpers.load_imdb(archive, data_dir=data_dir)
+    return data_dir
+
+
+def test_book_split_mixes_both_official_halves_80_20(data_dir):
+    split = helpers.book_split(validation_size=10, data_dir=data_dir)
+    assert [len(split[name]) for name in ("train", "validation", "test")] == [70, 10, 20]
+    texts = [set(split[name]["text"]) for name in ("train", "validation", "test")]
+    assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
+    assert len(set().union(*texts)) == 100
+    test_texts = " ".join(texts[2])
+    assert "train" in test_texts and "test" in test_texts  # reviews from both official halves end up in test
+    assert helpers.book_split(validation_size=10, data_dir=data_dir)["test"]["text"].tolist() == split["test"]["text"].tolist()
