@@ -525,9 +525,6 @@ def build_classifier(
     recurrent_dropout: float = 0.0,
     l2: float = 0.0,
     head_dropout: float = 0.0,
-    length: int | None = None,
-    output_dtype: str | None = None,
-    **gru_options: Any,
 ) -> keras.Model:
     """token ids -> Embedding (-> dropout) -> ``n_layers`` GRUs (-> Dropout) -> Dense(1, sigmoid).
 
@@ -537,13 +534,10 @@ def build_classifier(
     (``SpatialDropout1D``), ``embedding_dropout`` single entries (``Dropout``);
     ``dropout`` and ``recurrent_dropout`` are the GRU's own; ``l2`` penalizes
     the embedding and the GRU's kernels; ``head_dropout`` sits before the output.
-    ``length`` fixes the number of time steps (``None``: any), ``output_dtype``
-    the output layer's dtype (``"float32"`` under a mixed-precision policy), and
-    ``gru_options`` (``unroll``, ``reset_after``, ``use_cudnn``…) go to every GRU.
     """
     keras.utils.set_random_seed(seed)
     penalty = keras.regularizers.L2(l2) if l2 else None
-    inputs = keras.Input(shape=(length,), dtype="int32", name="token_ids")
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = keras.layers.Embedding(
         vocab_size, embedding_dim, mask_zero=mask, embeddings_regularizer=penalty, name="embedding"
     )(inputs)
@@ -560,11 +554,10 @@ def build_classifier(
             recurrent_regularizer=penalty,
             return_sequences=i < n_layers,
             name=f"gru_{i}",
-            **gru_options,
         )(x)
     if head_dropout:
         x = keras.layers.Dropout(head_dropout, name="head_dropout")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="positive", dtype=output_dtype)(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="positive")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -738,7 +731,7 @@ def plot_history(
             ax.axvline(best, color="grey", linestyle="--", label=f"best epoch ({best}, by {monitor})")
             ax.set(xlabel="epoch", ylabel=key, title=key.replace("_", " "))
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.legend()
+            ax.legend(loc="best")  # "best" keeps the legend off the curves and the best-epoch line
         fig.suptitle(title)
     return fig
 
@@ -832,22 +825,24 @@ def plot_seed_comparison(
     baseline: float | None = None,
     baseline_label: str = "baseline",
 ) -> Figure:
-    """One row per variant: every seed's ``value`` as a dot, the mean as a bar, so noise and differences show together."""
+    """One row per variant: every seed's ``value`` as a dot, the mean as a diamond, the range as a line.
+
+    Noise and differences show together: two rows whose ranges overlap
+    widely are not told apart by these seeds.
+    """
     groups = list(dict.fromkeys(runs[by]))
     with style():
         fig, ax = plt.subplots(figsize=(9, 0.45 * len(groups) + 1.6))
         for row, group in enumerate(groups):
             values = runs.loc[runs[by] == group, value].to_numpy()
-            ax.barh(row, values.mean(), color=PALETTE[0], alpha=0.35, label="mean over seeds" if row == 0 else None)
-            ax.plot(values, np.full(len(values), row), "o", color=PALETTE[0], label="one seed" if row == 0 else None)
+            first = row == 0
+            ax.hlines(row, values.min(), values.max(), color=PALETTE[0], linewidth=2, label="range over seeds" if first else None)
+            ax.plot(values, np.full(len(values), row), "o", color=PALETTE[0], alpha=0.6, label="one seed" if first else None)
+            ax.plot(values.mean(), row, "D", color="black", markersize=7, label="mean" if first else None)
         if baseline is not None:
-            ax.axvline(baseline, color="black", linestyle="--", linewidth=1, label=baseline_label)
-        low = min(float(runs[value].min()), baseline if baseline is not None else np.inf)
-        high = float(runs[value].max())
-        margin = 0.1 * (high - low) or 0.01
-        ax.set_xlim(low - margin, high + margin)
+            ax.axvline(baseline, color="grey", linestyle="--", linewidth=1, label=baseline_label)
         ax.set_yticks(range(len(groups)), groups)
-        ax.invert_yaxis()
+        ax.set_ylim(len(groups) - 0.5, -0.5)  # first group on top
         ax.set(xlabel=value, title=title)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig

@@ -144,15 +144,19 @@ def test_the_cookbook_compares_over_at_least_three_seeds():
     assert len(set(helpers.SEEDS)) >= 3
 
 
-def test_seed_comparison_plot_shows_every_seed_and_the_means():
+def test_seed_comparison_plot_shows_every_seed_the_means_and_the_ranges():
     runs = pd.DataFrame({"variant": ["x"] * 3 + ["y"] * 3, "val accuracy": [0.8, 0.82, 0.81, 0.7, 0.72, 0.71]})
     fig = helpers.plot_seed_comparison(runs, value="val accuracy", by="variant", title="t", baseline=0.5)
     ax = fig.axes[0]
     assert [label.get_text() for label in ax.get_yticklabels()] == ["x", "y"]
     assert ax.get_xlabel() == "val accuracy" and ax.get_title() == "t"
-    assert len(ax.patches) == 2  # one bar per variant
+    means = [line for line in ax.lines if line.get_marker() == "D"]
+    np.testing.assert_allclose(sorted(line.get_xdata()[0] for line in means), [0.71, 0.81])
+    seeds = [x for line in ax.lines if line.get_marker() == "o" for x in line.get_xdata()]
+    assert sorted(seeds) == sorted(runs["val accuracy"])
     assert ax.get_xlim()[0] < 0.5 < 0.82 < ax.get_xlim()[1]
-    assert {text.get_text() for text in ax.get_legend().get_texts()} == {"mean over seeds", "one seed", "baseline"}
+    legend = {text.get_text() for text in ax.get_legend().get_texts()}
+    assert legend == {"range over seeds", "one seed", "mean", "baseline"}
 
 
 # ------------------------------------------------------------------ n-gram baselines
