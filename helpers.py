@@ -33,8 +33,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from cycler import cycler
+from matplotlib import patheffects
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 from sklearn.feature_extraction.text import CountVectorizer
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -287,28 +290,40 @@ def _write_atomically(reviews: pd.DataFrame, cache: Path) -> None:
 
 
 def adding_problem(
-    n_samples: int, length: int, seed: int = 0
+    n_samples: int, length: int, seed: int = 0, *, marks: str = "halves"
 ) -> tuple[np.ndarray, np.ndarray]:
     """The adding problem (Hochreiter & Schmidhuber, 1997).
 
     Each sequence has two channels: a value drawn uniformly from [0, 1] and a
-    marker that is 1 at exactly two time steps, one in each half of the
-    sequence, and 0 elsewhere. The target is the sum of the two marked values.
-    Always predicting 1 (the mean target) scores an MSE of 1/6 ≈ 0.167, the
-    baseline a model must beat.
+    marker that is 1 at exactly two time steps and 0 elsewhere. The target is
+    the sum of the two marked values. Always predicting 1 (the mean target)
+    scores an MSE of 1/6 ≈ 0.167, the baseline a model must beat.
+
+    ``marks="halves"`` (the original task) puts one mark in each half of the
+    sequence, so the later mark is often close to the end;
+    ``marks="first half"`` puts one in each quarter of the first half, so
+    both are at least ``length // 2`` steps from the end.
 
     Returns:
         ``x`` of shape ``(n_samples, length, 2)`` and ``y`` of shape
         ``(n_samples, 1)``, both float32.
     """
     _check_task_size(n_samples, length)
+    if marks == "halves":
+        end = length
+    elif marks == "first half":
+        end = length // 2
+    else:
+        raise ValueError(f'marks must be "halves" or "first half", got {marks!r}')
+    if end < 2:
+        raise ValueError(f"length {length} is too short to place two marks in the {marks}")
     rng = np.random.default_rng(seed)
     values = rng.uniform(0.0, 1.0, size=(n_samples, length))
     markers = np.zeros((n_samples, length))
     rows = np.arange(n_samples)
-    half = length // 2
-    markers[rows, rng.integers(0, half, n_samples)] = 1.0
-    markers[rows, rng.integers(half, length, n_samples)] = 1.0
+    middle = end // 2
+    markers[rows, rng.integers(0, middle, n_samples)] = 1.0
+    markers[rows, rng.integers(middle, end, n_samples)] = 1.0
     x = np.stack([values, markers], axis=-1).astype(np.float32)
     y = (values * markers).sum(axis=1, keepdims=True).astype(np.float32)
     return x, y
@@ -342,6 +357,136 @@ def _check_task_size(n_samples: int, length: int) -> None:
         raise ValueError(f"n_samples must be positive, got {n_samples}")
     if length < 2:
         raise ValueError(f"length must be at least 2, got {length}")
+
+
+# ------------------------------------------- the plain RNN cell (recipe 01; reused by 02)
+
+
+def rnn_step(x_t: np.ndarray, h_prev: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One step of a plain RNN cell, h_t = tanh(x_t W + h_{t-1} U + b), for every sequence of a batch at once."""
+    return np.tanh(x_t @ W + h_prev @ U + b)
+
+
+def rnn_forward(
+    x: np.ndarray,
+    W: np.ndarray,
+    U: np.ndarray,
+    b: np.ndarray,
+    h0: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """Unroll the cell over ``x`` of shape (batch, time, features); returns every state, (batch, time, units).
+
+    ``h0`` replaces the zero initial state. Where ``mask[b, t]`` is False the
+    step is padding: the cell is skipped and the state carried over unchanged,
+    as Keras does.
+    """
+    batch, time_steps, _ = x.shape
+    h = np.zeros((batch, U.shape[0])) if h0 is None else h0
+    states = []
+    for t in range(time_steps):
+        h_new = rnn_step(x[:, t], h, W, U, b)
+        h = h_new if mask is None else np.where(mask[:, t, None], h_new, h)
+        states.append(h)
+    return np.stack(states, axis=1)
+
+
+# ------------------------------------- training on the synthetic tasks (recipes 01 and 02)
+
+TASK_KINDS = {"SimpleRNN": keras.layers.SimpleRNN, "GRU": keras.layers.GRU, "LSTM": keras.layers.LSTM}
+TASK_UNITS = 32
+TASK_BATCH_SIZE = 64
+TASK_STEPS = 800  # optimizer steps per model: the same budget for every model, task and length
+TASK_TRAIN_SIZE = 12_800  # so TASK_STEPS is 4 passes over the training set
+TASK_TEST_SIZE = 2_000
+TASK_LEARNING_RATE = 1e-2
+TASK_TOKENS = 8  # vocabulary of the first-token task
+
+
+def task_data(
+    task: str, length: int, **task_kwargs: Any
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Training and test sets of ``"adding"`` or ``"first token"``: the same data for every model seed.
+
+    Training sequences come from data seed 1, test sequences from data seed 2;
+    ``task_kwargs`` go to the generator (e.g. ``marks="first half"``).
+    """
+    if task == "adding":
+        make = adding_problem
+    elif task == "first token":
+        make = remember_first_token
+        task_kwargs = {"n_tokens": TASK_TOKENS, **task_kwargs}
+    else:
+        raise ValueError(f'task must be "adding" or "first token", got {task!r}')
+    return (
+        make(TASK_TRAIN_SIZE, length, seed=1, **task_kwargs),
+        make(TASK_TEST_SIZE, length, seed=2, **task_kwargs),
+    )
+
+
+def build_task_model(
+    kind: str, task: str, length: int, *, seed: int, units: int = TASK_UNITS, **layer_kwargs: Any
+) -> keras.Model:
+    """A ``kind`` layer ("SimpleRNN", "GRU" or "LSTM") named "recurrent" and a linear "head" on its last state.
+
+    Compiled with the budget every synthetic-task model gets: Adam at
+    ``TASK_LEARNING_RATE`` with each weight's gradient clipped to norm 1,
+    MSE (adding) or cross-entropy and accuracy (first token), each step
+    compiled with XLA. ``seed`` sets the initial weights and the order of the
+    training batches.
+    """
+    keras.utils.set_random_seed(seed)
+    features, outputs = (2, 1) if task == "adding" else (TASK_TOKENS, TASK_TOKENS)
+    model = keras.Sequential(
+        [
+            keras.Input((length, features)),
+            TASK_KINDS[kind](units, name="recurrent", **layer_kwargs),
+            keras.layers.Dense(outputs, name="head"),
+        ],
+        name=f"{kind.lower()}_{task.replace(' ', '_')}_{length}",
+    )
+    if task == "adding":
+        loss, metrics = "mse", []
+    else:
+        loss, metrics = keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"]
+    model.compile(
+        optimizer=keras.optimizers.Adam(TASK_LEARNING_RATE, clipnorm=1.0),
+        loss=loss,
+        metrics=metrics,
+        jit_compile=True,
+        steps_per_execution=20,  # 20 steps per call: less Python overhead per step for these small models
+    )
+    return model
+
+
+def task_score(model: keras.Model, task: str, x: np.ndarray, y: np.ndarray) -> float:
+    """Test MSE (adding) or accuracy (first token), from one plain call of the model."""
+    prediction = keras.ops.convert_to_numpy(model(x))  # no compiled test step: saves a compilation
+    if task == "adding":
+        return float(np.mean((prediction - y) ** 2))
+    return float(np.mean(prediction.argmax(axis=-1) == y))
+
+
+class _PassLine(keras.callbacks.Callback):
+    """One short line per pass over the training set instead of a progress bar."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        print(f"  pass {epoch + 1}/{self.params['epochs']}: training loss {logs['loss']:.4f}")
+
+
+def train_on_task(
+    model: keras.Model,
+    task: str,
+    data: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    *,
+    show: bool = False,
+) -> tuple[float, float]:
+    """Train for the fixed budget of ``TASK_STEPS`` steps; return the test score and the seconds it took."""
+    (x, y), (x_test, y_test) = data
+    passes = TASK_STEPS * TASK_BATCH_SIZE // len(x)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=TASK_BATCH_SIZE, epochs=passes, verbose=0, callbacks=[_PassLine()] if show else [])
+    return task_score(model, task, x_test, y_test), time.perf_counter() - start
 
 
 # ------------------------------------------- IMDb as token ids (recipe 03's pipeline)
@@ -742,43 +887,83 @@ def plot_activations(
     marks: Sequence[int] = (),
     tokens: Sequence[str] | None = None,
     title: str = "Activations over time",
+    unit_ids: Sequence[int] | None = None,
 ) -> Figure:
     """Heatmaps of per-time-step activations, one panel per named array of shape (time, units).
 
     Arrays in [0, 1] (gates) use a sequential colour map from 0 to 1; arrays
     with negative values (hidden states) use a diverging one centred on 0.
-    ``marks`` draws vertical lines at time steps worth pointing at;
-    ``tokens`` labels the time axis with the input tokens.
+    ``marks`` points at time steps worth looking at with a red triangle above
+    each panel, outside the heatmap, so no cell is hidden; the legend sits
+    above the first panel. ``tokens`` labels the time axis with the input
+    tokens. ``unit_ids`` labels the rows of every panel with that many units
+    with these ids (for example the original ids of units shown sorted), and
+    makes the panels tall enough to read one label per row.
+
+    Raises:
+        ValueError: ``unit_ids`` is given but no panel has ``len(unit_ids)`` units.
     """
+    arrays = {name: np.asarray(values) for name, values in panels.items()}
+    if unit_ids is not None and not any(v.shape[-1] == len(unit_ids) for v in arrays.values()):
+        shapes = {name: v.shape for name, v in arrays.items()}
+        raise ValueError(f"{len(unit_ids)} unit_ids, but no panel has that many units: {shapes}")
     with style():
+        heights = [_activation_panel_height(v, unit_ids) for v in arrays.values()]
         fig, axes = plt.subplots(
-            len(panels), 1, figsize=(11, 2.3 * len(panels) + 0.6), sharex=True, squeeze=False
+            len(arrays), 1, figsize=(11, sum(heights) + 0.6), sharex=True, squeeze=False,
+            height_ratios=heights,
         )
-        for ax, (name, values) in zip(axes[:, 0], panels.items()):
-            values = np.asarray(values)
-            if values.min() >= 0.0 and values.max() <= 1.0:
-                cmap, vmin, vmax = "viridis", 0.0, 1.0
-            else:
-                limit = float(np.abs(values).max()) or 1.0
-                cmap, vmin, vmax = "RdBu_r", -limit, limit
-            image = ax.imshow(
-                values.T, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest"
-            )
-            fig.colorbar(image, ax=ax, label=name)
-            for i, step in enumerate(marks):
-                ax.axvline(
-                    step, color="red", linestyle="--", linewidth=2, label="marked step" if i == 0 else None
-                )
+        for ax, (name, values) in zip(axes[:, 0], arrays.items()):
+            _draw_activation_panel(fig, ax, name, values, unit_ids)
             if len(marks):
-                ax.legend(loc="upper right", frameon=True)
-            ax.set(ylabel="unit", title=name)
-            ax.grid(False)
+                _mark_steps_above(ax, marks)
+        if len(marks):
+            axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.1,
+                              handletextpad=0.3, fontsize=9)
         bottom = axes[-1, 0]
         bottom.set_xlabel("time step")
         if tokens is not None:
             bottom.set_xticks(np.arange(len(tokens)), tokens, rotation=90, fontsize=8)
         fig.suptitle(title)
     return fig
+
+
+def _activation_panel_height(values: np.ndarray, unit_ids: Sequence[int] | None) -> float:
+    """Inches for one heatmap: 2.3, or enough for one legible unit label per row."""
+    if unit_ids is None or values.shape[-1] != len(unit_ids):
+        return 2.3
+    return max(2.3, 0.12 * len(unit_ids) + 0.9)
+
+
+def _draw_activation_panel(
+    fig: Figure, ax: plt.Axes, name: str, values: np.ndarray, unit_ids: Sequence[int] | None
+) -> None:
+    """One heatmap with its colour bar, its title, and its rows labelled by unit."""
+    if values.min() >= 0.0 and values.max() <= 1.0:
+        cmap, vmin, vmax = "viridis", 0.0, 1.0
+    else:
+        limit = float(np.abs(values).max()) or 1.0
+        cmap, vmin, vmax = "RdBu_r", -limit, limit
+    image = ax.imshow(values.T, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    fig.colorbar(image, ax=ax, label=name)
+    ax.set_title(name, pad=14)  # room for the marks above the panel
+    ax.set_ylabel("unit")
+    if unit_ids is not None and values.shape[-1] == len(unit_ids):
+        ax.set_yticks(np.arange(len(unit_ids)), [str(int(i)) for i in unit_ids], fontsize=7)
+        ax.tick_params(axis="y", length=2, pad=1)
+    ax.grid(False)
+
+
+def _mark_steps_above(ax: plt.Axes, marks: Sequence[int]) -> None:
+    """A red triangle just above the panel at each marked step, pointing down at its column."""
+    size = 7.0  # points; the triangle's centre is raised by half of it, so its tip touches the panel
+    above = blended_transform_factory(ax.transData, ax.transAxes) + ScaledTranslation(
+        0, 0.55 * size / 72, ax.figure.dpi_scale_trans
+    )
+    ax.plot(
+        np.asarray(marks), np.full(len(marks), 1.0), linestyle="none", marker="v", markersize=size,
+        markeredgewidth=0, color="red", transform=above, clip_on=False, label="marked step",
+    )
 
 
 def plot_comparison(
@@ -794,23 +979,34 @@ def plot_comparison(
 ) -> Figure:
     """A grouped bar chart of a results table: one group per value of ``x``, one bar per ``hue``.
 
+    Each bar is the median of the rows that share its ``x`` and ``hue`` (for
+    example one row per seed); where there is more than one, every row is
+    drawn on the bar as a black dot, so the spread over seeds is visible.
     ``baseline`` draws a horizontal reference line (for example the MSE of a
     constant prediction, or chance accuracy).
     """
-    values = table.pivot_table(index=x, columns=hue, values=y, sort=False)
-    n_groups, n_bars = values.shape
+    medians = table.pivot_table(index=x, columns=hue, values=y, aggfunc="median", sort=False)
+    n_groups, n_bars = medians.shape
     width = 0.8 / n_bars
     positions = np.arange(n_groups)
     with style():
         fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * n_groups * n_bars ** 0.5 + 3), 3.8))
-        for i, name in enumerate(values.columns):
-            ax.bar(positions + (i - (n_bars - 1) / 2) * width, values[name], width, label=str(name))
+        dots_labelled = False
+        for i, name in enumerate(medians.columns):
+            centres = positions + (i - (n_bars - 1) / 2) * width
+            ax.bar(centres, medians[name], width, label=str(name))
+            for centre, group in zip(centres, medians.index):
+                rows = table.loc[(table[x] == group) & (table[hue] == name), y]
+                if len(rows) > 1:
+                    ax.plot(np.full(len(rows), centre), rows, "o", color="black", markersize=3.5, zorder=3,
+                            label=None if dots_labelled else "each seed (bar: median)")
+                    dots_labelled = True
         if log_scale:
             ax.set_yscale("log")
         if baseline is not None:
             ax.axhline(baseline, color="black", linestyle="--", linewidth=1, label=baseline_label)
             ax.set_ylim(top=max(ax.get_ylim()[1], baseline * (1.5 if log_scale else 1.08)))
-        ax.set_xticks(positions, [str(v) for v in values.index])
+        ax.set_xticks(positions, [str(v) for v in medians.index])
         ax.set(xlabel=x, ylabel=y, title=title)
         ax.legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
@@ -869,3 +1065,258 @@ def plot_length_distribution(
         ax.set(xlabel=f"{unit} per sequence (clipped at the 99.5th percentile)", ylabel="count", title=title)
         ax.legend()
     return fig
+
+
+# ------------------------------------------------------------------- diagrams
+
+
+def _draw_box(
+    ax: plt.Axes,
+    center: tuple[float, float],
+    text: str,
+    *,
+    width: float = 1.7,
+    height: float = 0.9,
+    color: str = "#dbe9f6",
+    dashed: bool = False,
+) -> None:
+    """A rounded box with centred text: one operation of a diagram."""
+    x, y = center
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - width / 2, y - height / 2), width, height, boxstyle="round,pad=0.06",
+            facecolor=color, edgecolor="black", linestyle="--" if dashed else "-", linewidth=1.3,
+        )
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=12)
+
+
+def _draw_arrow(
+    ax: plt.Axes,
+    start: tuple[float, float],
+    end: tuple[float, float],
+    *,
+    dashed: bool = False,
+    text: str | None = None,
+    text_offset: tuple[float, float] = (0.0, 0.25),
+) -> None:
+    """An arrow from ``start`` to ``end``, with an optional label beside its middle."""
+    ax.annotate(
+        "", xy=end, xytext=start,
+        arrowprops=dict(
+            arrowstyle="-|>", linewidth=1.5, color="black",
+            linestyle="--" if dashed else "-", shrinkA=0, shrinkB=0,
+        ),
+    )
+    if text:
+        middle = ((start[0] + end[0]) / 2 + text_offset[0], (start[1] + end[1]) / 2 + text_offset[1])
+        ax.text(*middle, text, ha="center", va="center", fontsize=12)
+
+
+def draw_rnn_cell() -> Figure:
+    """One step of a simple RNN as a box-and-arrow diagram: h_t = g(x_t W + h_{t-1} U + b).
+
+    The optional output layer y_t = h_t V + c is drawn dashed: Keras adds it as
+    a separate ``Dense`` layer.
+    """
+    with style():
+        fig, ax = plt.subplots(figsize=(9, 4.6))
+        # The cell's boundary: everything inside is one SimpleRNN step.
+        ax.add_patch(
+            FancyBboxPatch((-3.1, -2.35), 6.4, 3.4, boxstyle="round,pad=0.1",
+                           facecolor="#f7f7f7", edgecolor="grey", linestyle="--")
+        )
+        ax.text(-2.95, 0.8, "one SimpleRNN step: the same W, U, b at every step", fontsize=10, color="grey")
+        _draw_box(ax, (-1.9, 0), r"$h_{t-1}\,U$")
+        _draw_box(ax, (0, -1.5), r"$x_t\,W$")
+        _draw_box(ax, (0, 0), r"$+\;b$", width=1.1, color="#fde9c9")
+        _draw_box(ax, (2.0, 0), r"$g = \tanh$", width=1.6, color="#d7f0d2")
+        _draw_arrow(ax, (-4.6, 0), (-2.75, 0), text=r"$h_{t-1}$")
+        _draw_arrow(ax, (0, -3.2), (0, -1.95), text=r"$x_t$", text_offset=(0.35, -0.2))
+        _draw_arrow(ax, (-1.05, 0), (-0.55, 0))
+        _draw_arrow(ax, (0, -1.05), (0, -0.45))
+        _draw_arrow(ax, (0.55, 0), (1.2, 0))
+        # below the arrow, clear of the dashed branch to the output layer
+        _draw_arrow(ax, (2.8, 0), (5.2, 0), text=r"$h_t$ (to step $t+1$)", text_offset=(0.45, -0.3))
+        _draw_box(ax, (4.3, 1.7), r"$y_t = h_t V + c$", width=2.0, color="white", dashed=True)
+        _draw_arrow(ax, (4.3, 0), (4.3, 1.25), dashed=True)
+        _draw_arrow(ax, (4.3, 2.15), (4.3, 2.9), dashed=True, text=r"$y_t$ (optional)", text_offset=(0.85, 0.1))
+        ax.set(xlim=(-4.8, 6.3), ylim=(-3.4, 3.3), title=r"A recurrent cell: $h_t = g(x_t W + h_{t-1} U + b)$")
+        ax.set_axis_off()
+    return fig
+
+
+def draw_unrolled_rnn(n_steps: int = 4) -> Figure:
+    """The RNN cell unrolled over ``n_steps`` time steps: one box per step, the same weights in each.
+
+    The per-step outputs y_t are drawn dashed: a model may read them or only
+    the last state h_T.
+    """
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be at least 1, got {n_steps}")
+    with style():
+        fig, ax = plt.subplots(figsize=(11, 3.8))
+        spacing = 2.6
+        _draw_arrow(ax, (-1.0, 0), (spacing - 0.85, 0), text=r"$h_0$")
+        for t in range(1, n_steps + 1):
+            x = t * spacing
+            _draw_box(ax, (x, 0), "cell\n" + r"$W, U, b$", width=1.5, height=1.1)
+            _draw_arrow(ax, (x, -2.0), (x, -0.6), text=fr"$x_{{{t}}}$", text_offset=(0.3, -0.35))
+            _draw_arrow(ax, (x, 0.6), (x, 1.7), dashed=True, text=fr"$y_{{{t}}}$", text_offset=(0.35, 0.3))
+            end = x + spacing - 0.85 if t < n_steps else x + 1.8
+            label = fr"$h_{{{t}}}$" if t < n_steps else fr"$h_{{{t}}} = h_T$"
+            _draw_arrow(ax, (x + 0.85, 0), (end, 0), text=label)
+        ax.text(spacing, -2.5, "the same cell (same weights) at every time step; "
+                "dashed: optional per-step outputs", fontsize=10, color="grey")
+        ax.set(xlim=(-1.2, n_steps * spacing + 2.2), ylim=(-2.8, 2.4), title="The cell unrolled over time")
+        ax.set_axis_off()
+    return fig
+
+
+GRU_DIAGRAM_STAGES = ("gates", "candidate", "state")
+_GRU_STAGE_TITLES = {
+    "gates": r"Step 1 of 3: the gates read $x_t$ and $h_{t-1}$",
+    "candidate": r"Step 2 of 3: the reset gate scales $h_{t-1}$ for the candidate $\tilde h_t$",
+    "state": r"Step 3 of 3: $z_t$ keeps $h_{t-1}$, $1-z_t$ writes $\tilde h_t$, their sum is $h_t$",
+}
+# Where the GRU diagram's parts sit: the state line, the update gate's row, the input bus, the blocks.
+_GRU_TOP, _GRU_MID, _GRU_BUS, _GRU_BLOCKS = 5.0, 4.0, 1.1, 2.3
+_GRU_BACKGROUND = "#f5f5f5"
+
+
+def draw_gru_cell(stage: str = "state") -> Figure:
+    """The GRU cell as a data-flow diagram, whole or built up in three stages.
+
+    ``h_{t-1}`` enters on the top left, ``x_t`` from below; both feed the
+    blocks below the state line. Each stage adds to the one before it:
+
+    - ``"gates"``: the inputs and the reset gate r_t and update gate z_t;
+    - ``"candidate"``: adds the reset gate's ⊙ on h_{t-1} and the tanh candidate h̃_t;
+    - ``"state"`` (the whole cell): adds keep z_t ⊙ h_{t-1}, write (1 − z_t) ⊙ h̃_t and their sum h_t.
+
+    The labels follow Keras and PyTorch: z_t keeps, 1 − z_t writes.
+
+    Raises:
+        ValueError: ``stage`` is not one of ``GRU_DIAGRAM_STAGES``.
+    """
+    if stage not in GRU_DIAGRAM_STAGES:
+        raise ValueError(f"stage must be one of {GRU_DIAGRAM_STAGES}, got {stage!r}")
+    with style():
+        fig, ax = plt.subplots(figsize=(10, 5.4))
+        # A fixed frame rather than constrained layout: every stage puts each part at the same place.
+        fig.set_layout_engine("none")
+        ax.set_position((0.01, 0.01, 0.98, 0.85))
+        ax.set(xlim=(0, 11), ylim=(0, 5.7), aspect="equal")
+        ax.axis("off")
+        _draw_gru_gates(ax)
+        if stage in ("candidate", "state"):
+            _draw_gru_candidate(ax)
+        if stage == "state":
+            _draw_gru_state(ax)
+        ax.set_title(
+            _GRU_STAGE_TITLES[stage]
+            + "\n"
+            + r"(GRU cell, Keras and PyTorch convention: $z_t$ keeps, $1-z_t$ writes)"
+        )
+    return fig
+
+
+def _gru_colors() -> tuple[str, str, str]:
+    """Colours of the update gate, the reset gate and the candidate."""
+    return PALETTE[0], PALETTE[3], PALETTE[2]
+
+
+def _gru_wire(
+    ax: plt.Axes,
+    points: Sequence[tuple[float, float]],
+    *,
+    color: str = "black",
+    arrow: bool = True,
+    halo: bool = False,
+) -> None:
+    """A polyline through ``points``, ending in an arrowhead unless ``arrow`` is false.
+
+    ``halo`` draws a band of the background's colour around it, above the
+    plain wires, so a wire it crosses shows a gap there.
+    """
+    effects = [patheffects.withStroke(linewidth=6, foreground=_GRU_BACKGROUND)] if halo else None
+    zorder = 2.5 if halo else 2
+    xs, ys = zip(*points)
+    ax.plot(xs[:-1] if arrow else xs, ys[:-1] if arrow else ys, color=color, lw=1.5,
+            path_effects=effects, zorder=zorder, solid_capstyle="butt")
+    if arrow:
+        ax.add_patch(FancyArrowPatch(points[-2], points[-1], arrowstyle="-|>", mutation_scale=14,
+                                     color=color, lw=1.5, shrinkA=0, shrinkB=0, zorder=zorder))
+
+
+def _gru_block(ax: plt.Axes, x: float, y: float, text: str, color: str, caption: str) -> None:
+    """A coloured block (a gate or the candidate) with its caption below it."""
+    ax.add_patch(FancyBboxPatch((x - 0.45, y - 0.3), 0.9, 0.6, boxstyle="round,pad=0.05",
+                                facecolor=color, edgecolor="black", zorder=3))
+    ax.text(x, y, text, ha="center", va="center", fontsize=12, color="white", weight="bold", zorder=4)
+    # the caption sits on the wire that feeds the block: its background hides the wire behind it
+    ax.text(x, y - 0.62, caption, ha="center", va="center", fontsize=9, color=color, zorder=4,
+            bbox=dict(boxstyle="square,pad=0.15", facecolor=_GRU_BACKGROUND, edgecolor="none"))
+
+
+def _gru_node(ax: plt.Axes, x: float, y: float, text: str) -> None:
+    """A small circle holding an elementwise operation."""
+    ax.add_patch(Circle((x, y), 0.25, facecolor="white", edgecolor="black", zorder=3))
+    ax.text(x, y, text, ha="center", va="center", fontsize=11, zorder=4)
+
+
+def _draw_gru_gates(ax: plt.Axes) -> None:
+    """Stage 1: the cell's boundary, the inputs, and the reset and update gates that read them."""
+    z_color, r_color, _ = _gru_colors()
+    top, bus, blocks = _GRU_TOP, _GRU_BUS, _GRU_BLOCKS
+    ax.add_patch(FancyBboxPatch((1.25, 0.7), 8.75, 4.7, boxstyle="round,pad=0.1", facecolor=_GRU_BACKGROUND,
+                                edgecolor="grey", linestyle="--", zorder=0))
+    ax.text(1.4, 5.2, "one GRU step", color="grey", fontsize=9)
+    ax.text(0.45, top, r"$h_{t-1}$", ha="center", va="center", fontsize=13)
+    ax.text(1.75, 0.3, r"$x_t$", ha="center", va="center", fontsize=13)
+    # x_t from below and h_{t-1} dropped down share one bus that feeds the blocks
+    _gru_wire(ax, [(1.75, 0.5), (1.75, bus)], arrow=False)
+    _gru_wire(ax, [(0.85, top), (1.0, top), (1.0, bus), (4.5, bus)], arrow=False)
+    ax.text(3.5, bus - 0.22, r"$x_t,\ h_{t-1}$", ha="center", va="center", fontsize=9)
+    for x in (2.5, 4.5):
+        _gru_wire(ax, [(x, bus), (x, blocks - 0.3)])
+    _gru_block(ax, 2.5, blocks, r"$\sigma$", r_color, r"reset gate $r_t$")
+    _gru_block(ax, 4.5, blocks, r"$\sigma$", z_color, r"update gate $z_t$")
+
+
+def _draw_gru_candidate(ax: plt.Axes) -> None:
+    """Stage 2: the reset gate scales h_{t-1}, and the tanh candidate reads the result and x_t."""
+    _, r_color, h_color = _gru_colors()
+    top, bus, blocks = _GRU_TOP, _GRU_BUS, _GRU_BLOCKS
+    _gru_wire(ax, [(4.5, bus), (8.5, bus)], arrow=False)
+    _gru_wire(ax, [(8.5, bus), (8.5, blocks - 0.3)])
+    _gru_block(ax, 8.5, blocks, "tanh", h_color, r"candidate $\tilde h_t$")
+    _gru_wire(ax, [(1.0, top), (3.5, top), (3.5, 3.55)])
+    _gru_node(ax, 3.5, 3.3, r"$\odot$")
+    _gru_wire(ax, [(2.5, blocks + 0.3), (2.5, 3.3), (3.25, 3.3)], color=r_color)
+    _gru_wire(ax, [(3.75, 3.3), (8.2, 3.3), (8.2, blocks + 0.3)])
+    ax.text(6.35, 3.45, r"$r_t \odot h_{t-1}$  (reset-after: $r_t \odot U_h h_{t-1}$)",
+            ha="center", va="bottom", fontsize=9)
+
+
+def _draw_gru_state(ax: plt.Axes) -> None:
+    """Stage 3: z_t keeps part of h_{t-1}, 1 − z_t writes part of the candidate, their sum is h_t."""
+    z_color, _, h_color = _gru_colors()
+    top, mid, blocks = _GRU_TOP, _GRU_MID, _GRU_BLOCKS
+    ax.text(10.65, top, r"$h_t$", ha="center", va="center", fontsize=13)
+    _gru_wire(ax, [(3.5, top), (5.25, top)])
+    _gru_wire(ax, [(5.75, top), (9.15, top)])
+    _gru_wire(ax, [(9.65, top), (10.3, top)])
+    _gru_node(ax, 5.5, top, r"$\odot$")
+    _gru_node(ax, 9.4, top, "+")
+    # the update gate's wire crosses the reset gate's: its halo leaves a gap there
+    _gru_wire(ax, [(4.5, blocks + 0.3), (4.5, mid), (5.5, mid), (5.5, top - 0.25)], color=z_color, halo=True)
+    _gru_wire(ax, [(5.5, mid), (6.95, mid)], color=z_color)
+    _gru_node(ax, 7.2, mid, r"$1-$")
+    _gru_wire(ax, [(7.45, mid), (9.15, mid)], color=z_color)
+    _gru_node(ax, 9.4, mid, r"$\odot$")
+    _gru_wire(ax, [(8.95, blocks), (9.4, blocks), (9.4, mid - 0.25)], color=h_color)
+    _gru_wire(ax, [(9.4, mid + 0.25), (9.4, top - 0.25)])
+    ax.text(5.7, top - 0.45, r"keep: $z_t \odot h_{t-1}$", va="center", fontsize=9, color=z_color)
+    ax.text(9.1, mid + 0.5, "write:\n" + r"$(1-z_t) \odot \tilde h_t$", ha="right", va="center",
+            fontsize=9, color=h_color)

@@ -43,6 +43,22 @@ def test_adding_problem_is_deterministic_per_seed():
     assert not np.array_equal(a[0], c[0])
 
 
+def test_adding_problem_can_put_both_marks_in_the_first_half():
+    x, y = helpers.adding_problem(500, 40, seed=2, marks="first half")
+    values, marks = x[..., 0], x[..., 1]
+    assert np.all(marks[:, :10].sum(axis=1) == 1)
+    assert np.all(marks[:, 10:20].sum(axis=1) == 1)
+    assert np.all(marks[:, 20:].sum(axis=1) == 0)
+    np.testing.assert_allclose(y[:, 0], (values * marks).sum(axis=1), rtol=1e-6)
+
+
+def test_adding_problem_rejects_an_unknown_mark_placement():
+    with pytest.raises(ValueError, match="marks"):
+        helpers.adding_problem(4, 10, marks="anywhere")
+    with pytest.raises(ValueError, match="too short"):
+        helpers.adding_problem(4, 3, marks="first half")
+
+
 # ------------------------------------------------------------ remember first token
 
 
@@ -81,6 +97,78 @@ def test_first_token_is_deterministic_per_seed():
 def test_tasks_refuse_degenerate_sizes(task, kwargs):
     with pytest.raises(ValueError):
         task(**kwargs)
+
+
+# ------------------------------------------------- the RNN cell and the task harness
+
+
+def test_rnn_forward_is_the_step_applied_in_a_loop():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 3))
+    W, U, b = rng.normal(size=(3, 4)), rng.normal(scale=0.5, size=(4, 4)), rng.normal(size=4)
+    states = helpers.rnn_forward(x, W, U, b)
+    h = np.zeros((2, 4))
+    for t in range(5):
+        h = np.tanh(x[:, t] @ W + h @ U + b)
+        np.testing.assert_allclose(states[:, t], h, atol=1e-15)
+
+
+def test_rnn_forward_carries_the_state_through_masked_steps():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 6, 3))
+    W, U, b = rng.normal(size=(3, 4)), rng.normal(scale=0.5, size=(4, 4)), rng.normal(size=4)
+    mask = np.array([[True] * 6, [True, True, False, False, False, False]])
+    states = helpers.rnn_forward(x, W, U, b, mask=mask)
+    np.testing.assert_array_equal(states[1, 2:], np.repeat(states[1, 1:2], 4, axis=0))
+    np.testing.assert_allclose(states[1, 1], helpers.rnn_forward(x[1:, :2], W, U, b)[0, -1], atol=1e-15)
+    h0 = rng.normal(size=(2, 4))
+    np.testing.assert_allclose(helpers.rnn_forward(x, W, U, b, h0=h0)[:, 0], np.tanh(x[:, 0] @ W + h0 @ U + b))
+
+
+def test_task_data_uses_fixed_data_seeds_and_passes_options_on():
+    (x, y), (x_test, y_test) = helpers.task_data("adding", 12, marks="first half")
+    assert x.shape == (helpers.TASK_TRAIN_SIZE, 12, 2) and x_test.shape == (helpers.TASK_TEST_SIZE, 12, 2)
+    np.testing.assert_array_equal(x, helpers.adding_problem(helpers.TASK_TRAIN_SIZE, 12, seed=1, marks="first half")[0])
+    assert not np.array_equal(x[:10], x_test[:10])
+    (x, y), _ = helpers.task_data("first token", 7)
+    assert x.shape[-1] == helpers.TASK_TOKENS and y.dtype == np.int32
+    with pytest.raises(ValueError, match="task"):
+        helpers.task_data("copying", 10)
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "GRU", "LSTM"])
+def test_build_task_model_names_layers_and_depends_only_on_its_seed(kind):
+    a = helpers.build_task_model(kind, "first token", 9, seed=5)
+    helpers.build_task_model(kind, "adding", 9, seed=6)  # whatever ran before
+    b = helpers.build_task_model(kind, "first token", 9, seed=5)
+    assert [layer.name for layer in a.layers] == ["recurrent", "head"]
+    assert a.output_shape == (None, helpers.TASK_TOKENS)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    c = helpers.build_task_model(kind, "first token", 9, seed=7)
+    assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
+
+
+def test_task_score_is_mse_or_accuracy():
+    model = helpers.build_task_model("GRU", "adding", 5, seed=1)
+    x, y = helpers.adding_problem(16, 5, seed=3)
+    prediction = np.asarray(model(x))
+    assert helpers.task_score(model, "adding", x, y) == pytest.approx(float(np.mean((prediction - y) ** 2)))
+    model = helpers.build_task_model("GRU", "first token", 5, seed=1)
+    x, y = helpers.remember_first_token(16, 5, seed=3)
+    expected = float(np.mean(np.asarray(model(x)).argmax(axis=-1) == y))
+    assert helpers.task_score(model, "first token", x, y) == expected
+
+
+def test_train_on_task_runs_the_fixed_budget_and_learns(monkeypatch):
+    # A smaller budget than the recipes' keeps the test fast; a GRU still learns the adding problem at length 6.
+    monkeypatch.setattr(helpers, "TASK_STEPS", 400)
+    monkeypatch.setattr(helpers, "TASK_TRAIN_SIZE", 6_400)
+    data = helpers.task_data("adding", 6)
+    model = helpers.build_task_model("GRU", "adding", 6, seed=1)
+    mse, seconds = helpers.train_on_task(model, "adding", data)
+    assert model.optimizer.iterations.numpy() == 400
+    assert mse < 0.05 and seconds > 0
 
 
 # ----------------------------------------------------------------------- plotting
@@ -185,6 +273,23 @@ def test_plot_comparison_draws_one_bar_per_cell_and_the_baseline():
     assert legend_labels(ax) == ["predict 1", "RNN", "GRU"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "50", "100"]
     assert ax.get_title() == "MSE"
+
+
+def test_plot_comparison_draws_median_bars_and_every_seed():
+    table = pd.DataFrame(
+        {
+            "length": [10] * 6,
+            "model": ["RNN", "RNN", "RNN", "GRU", "GRU", "GRU"],
+            "seed": [1, 2, 3] * 2,
+            "test MSE": [0.01, 0.05, 0.03, 0.004, 0.001, 0.002],
+        }
+    )
+    fig = helpers.plot_comparison(table, x="length", y="test MSE", hue="model", title="MSE")
+    (ax,) = fig.axes
+    assert sorted(bar.get_height() for bar in ax.patches) == [0.002, 0.03]  # medians
+    dots = sorted(v for line in ax.get_lines() for v in line.get_ydata())
+    assert dots == sorted(table["test MSE"])
+    assert "each seed (bar: median)" in legend_labels(ax)
 
 
 def test_plot_length_distribution_marks_percentiles():
