@@ -93,7 +93,7 @@ def test_control_characters_are_found():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_markdown_has_no_control_characters(path):
-    """A "\\a" in a Python string once became a bell: `$z_t \\approx 0$` rendered as `$z_t \x07pprox 0$`."""
+    """A "\\a" in a Python string once became a bell: `$z_t \\approx 0$` was stored as `$z_t \\x07pprox 0$`."""
     found = []
     for index, cell in enumerate(cells(path)):
         if cell["cell_type"] != "markdown":
