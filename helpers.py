@@ -4,8 +4,10 @@ This module is deliberately thin: it fetches and parses data, turns IMDb
 reviews into batches of token ids the way recipe 03 explains, holds the
 classifier, training loop and seed bookkeeping that recipes 03 and 04 share
 (recipe 03 prints their source where it teaches them), the bag-of-n-grams
-baseline's pieces, generates the synthetic sequence tasks, and draws the
-cookbook's recurring figures. The cells, gates and models that a recipe
+baseline's pieces, generates the synthetic sequence tasks and holds the one
+training harness recipes 01 and 02 use on them, the plain RNN cell of recipe
+01 (which prints its source; recipe 02 reuses it), and draws the cookbook's
+recurring figures and cell diagrams. The GRU and the gates that recipe 02
 teaches live in its notebook, where readers can see them.
 """
 
@@ -1277,7 +1279,7 @@ def _draw_gru_gates(ax: plt.Axes) -> None:
     # x_t from below and h_{t-1} dropped down share one bus that feeds the blocks
     _gru_wire(ax, [(1.75, 0.5), (1.75, bus)], arrow=False)
     _gru_wire(ax, [(0.85, top), (1.0, top), (1.0, bus), (4.5, bus)], arrow=False)
-    ax.text(3.5, bus - 0.22, r"$x_t,\ h_{t-1}$", ha="center", va="center", fontsize=9)
+    ax.text(3.5, bus + 0.2, r"$x_t,\ h_{t-1}$", ha="center", va="center", fontsize=9)
     for x in (2.5, 4.5):
         _gru_wire(ax, [(x, bus), (x, blocks - 0.3)])
     _gru_block(ax, 2.5, blocks, r"$\sigma$", r_color, r"reset gate $r_t$")
@@ -1288,14 +1290,17 @@ def _draw_gru_candidate(ax: plt.Axes) -> None:
     """Stage 2: the reset gate scales h_{t-1}, and the tanh candidate reads the result and x_t."""
     _, r_color, h_color = _gru_colors()
     top, bus, blocks = _GRU_TOP, _GRU_BUS, _GRU_BLOCKS
-    _gru_wire(ax, [(4.5, bus), (8.5, bus)], arrow=False)
-    _gru_wire(ax, [(8.5, bus), (8.5, blocks - 0.3)])
+    # the candidate reads x_t alone from below; h_{t-1} reaches it only through the reset gate
+    x_only = bus - 0.25
+    _gru_wire(ax, [(1.75, x_only), (8.5, x_only)], arrow=False)
+    _gru_wire(ax, [(8.5, x_only), (8.5, blocks - 0.3)])
+    ax.text(6.5, x_only + 0.12, r"$x_t$ only", ha="center", va="center", fontsize=9)
     _gru_block(ax, 8.5, blocks, "tanh", h_color, r"candidate $\tilde h_t$")
     _gru_wire(ax, [(1.0, top), (3.5, top), (3.5, 3.55)])
     _gru_node(ax, 3.5, 3.3, r"$\odot$")
     _gru_wire(ax, [(2.5, blocks + 0.3), (2.5, 3.3), (3.25, 3.3)], color=r_color)
     _gru_wire(ax, [(3.75, 3.3), (8.2, 3.3), (8.2, blocks + 0.3)])
-    ax.text(6.35, 3.45, r"$r_t \odot h_{t-1}$  (reset-after: $r_t \odot U_h h_{t-1}$)",
+    ax.text(6.35, 3.45, r"$r_t \odot h_{t-1}$  (reset-after: $r_t \odot (h_{t-1} U_h + b'_h)$)",
             ha="center", va="bottom", fontsize=9)
 
 
