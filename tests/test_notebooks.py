@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tools import publish
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SECTIONS = ["## Getting ready", "## How to do it…", "## How it works…", "## There's more…", "## See also"]
 
@@ -51,7 +53,8 @@ def test_notebook_opens_with_title_badge_goals_and_time(path):
     opening = source(cells(path)[0])
     number = path.name[:2]
     assert re.match(rf"# {number} · \S", opening), "title '# NN · ...' first"
-    badge = f"https://colab.research.google.com/github/OWNER/REPO/blob/main/notebooks/{path.name}"
+    repository = publish.current_name(path.parent.parent)  # OWNER/REPO until ./cookbook publish names it
+    badge = f"https://colab.research.google.com/github/{repository}/blob/main/notebooks/{path.name}"
     assert badge in opening
     assert "**What you will learn**" in opening
     assert re.search(r"\*\*Time:\*\* .*2-core laptop CPU \(measured: [^)]+\)", opening)
@@ -61,7 +64,7 @@ def test_notebook_opens_with_title_badge_goals_and_time(path):
 def test_notebook_starts_with_the_shared_setup_cell(path):
     setup = first_code_cell(path)
     assert setup == first_code_cell(NOTEBOOKS[0]), "the setup cell must be identical in every notebook"
-    assert 'REPO = "OWNER/REPO"' in setup
+    assert re.search(r'^REPO = "[^"/]+/[^"/]+"$', setup, re.MULTILINE), "REPO names the GitHub repository"
     backend = setup.find('os.environ["KERAS_BACKEND"] = "tensorflow"')
     assert backend >= 0, "pin the Keras backend, whatever keras.json says"
     assert backend < setup.find("import tensorflow") and "import keras" not in setup[:backend], (
