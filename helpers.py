@@ -784,6 +784,11 @@ def over_seeds(run: Callable[[int], Mapping[str, Any]], seeds: Sequence[int] = S
     return pd.DataFrame([{"seed": seed, **run(seed)} for seed in seeds])
 
 
+def mean_sd(values: Sequence[float]) -> str:
+    """``"mean ± sd"`` of a few seeds' scores, to four decimals (sample standard deviation)."""
+    return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
+
+
 def seed_summary(runs: pd.DataFrame, value: str, by: str | Sequence[str]) -> pd.DataFrame:
     """Mean, standard deviation, minimum and maximum of ``value`` over seeds, per group of ``by``."""
     summary = runs.groupby(by, sort=False)[value].agg(["mean", "std", "min", "max", "count"])

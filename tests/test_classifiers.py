@@ -208,3 +208,7 @@ def test_book_split_mixes_both_official_halves_80_20(data_dir):
     test_texts = " ".join(texts[2])
     assert "train" in test_texts and "test" in test_texts  # reviews from both official halves end up in test
     assert helpers.book_split(validation_size=10, data_dir=data_dir)["test"]["text"].tolist() == split["test"]["text"].tolist()
+
+
+def test_mean_sd_formats_the_mean_and_the_sample_standard_deviation():
+    assert helpers.mean_sd([0.88, 0.89, 0.90]) == "0.8900 ± 0.0100"
