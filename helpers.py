@@ -6,13 +6,17 @@ classifier, training loop and seed bookkeeping that recipes 03 and 04 share
 (recipe 03 prints their source where it teaches them), the bag-of-n-grams
 baseline's pieces, generates the synthetic sequence tasks and holds the one
 training harness recipes 01 and 02 use on them, the plain RNN cell of recipe
-01 (which prints its source; recipe 02 reuses it), and draws the cookbook's
-recurring figures and cell diagrams. The GRU and the gates that recipe 02
+01 (which prints its source; recipe 02 reuses it), loads the glucose readings
+of recipe 06 and cuts them into forecasting windows that never span a gap,
+scores forecasts on the Clarke error grid, and draws the cookbook's recurring
+figures and cell diagrams. The GRU and the gates that recipe 02
 teaches live in its notebook, where readers can see them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.resources
 import os
 import re
 import tarfile
@@ -22,6 +26,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -1330,3 +1335,174 @@ def _draw_gru_state(ax: plt.Axes) -> None:
     ax.text(5.7, top - 0.45, r"keep: $z_t \odot h_{t-1}$", va="center", fontsize=9, color=z_color)
     ax.text(9.1, mid + 0.5, "write:\n" + r"$(1-z_t) \odot \tilde h_t$", ha="right", va="center",
             fontsize=9, color=h_color)
+
+
+# --- Glucose forecasting (recipe 06) -------------------------------------------------------------------------------
+
+GLUCOSE_PACKAGE = "bokeh_sampledata"  # pinned in requirements.txt; ships CGM.csv.gz (public domain)
+GLUCOSE_FILE = "CGM.csv.gz"
+GLUCOSE_SHA256 = "91fdad8325541a4487d88cb59b2fc9f6ed821c7c01eaabed0606bbb7089be8de"
+GLUCOSE_STEP = pd.Timedelta(minutes=5)  # the sensor's reading interval
+GLUCOSE_RANGE = (40.0, 400.0)  # the sensor clips its readings to this range (mg/dL)
+
+
+def load_glucose(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """One person's continuous glucose monitor readings, as the sensor reported them.
+
+    Reads ``CGM.csv.gz`` from the ``bokeh_sampledata`` package (or ``path``) after checking its
+    sha256. Returns one row per reading, indexed by time in sorted order: ``glucose`` in mg/dL
+    and ``isig``, the sensor's raw current, NaN where the sensor reported ``nil``.
+    """
+    if path is None:
+        path = _glucose_file()
+    path = Path(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != GLUCOSE_SHA256:
+        raise BadDataSet(f"{path}: sha256 {digest}, expected {GLUCOSE_SHA256} (bokeh_sampledata==2026.1's file)")
+    readings = pd.read_csv(path, na_values={"isig": ["nil"]}, parse_dates=["datetime"], dtype={"glucose": "float64"})
+    return readings.set_index("datetime").sort_index()[["glucose", "isig"]]
+
+
+def _glucose_file() -> Path:
+    try:
+        files = importlib.resources.files(GLUCOSE_PACKAGE)
+    except ModuleNotFoundError:
+        raise DataSetUnavailable(
+            f"The glucose readings come with the {GLUCOSE_PACKAGE} package, which is not installed: "
+            f"pip install {GLUCOSE_PACKAGE}==2026.1 (it is in the cookbook's requirements.txt)."
+        ) from None
+    return Path(str(files / "_data" / GLUCOSE_FILE))
+
+
+def glucose_gaps(readings: pd.DataFrame, longer_than: pd.Timedelta = 2 * GLUCOSE_STEP) -> pd.DataFrame:
+    """The gaps between consecutive readings longer than ``longer_than``: start, end and duration."""
+    times = readings.index.to_series()
+    duration = times.diff()
+    gap = duration > longer_than
+    return pd.DataFrame({"start": times.shift()[gap].to_numpy(), "end": times[gap].to_numpy(),
+                         "duration": duration[gap].to_numpy()})
+
+
+def regular_glucose(readings: pd.DataFrame, fill_up_to: int = 1) -> pd.DataFrame:
+    """The readings on a regular 5-minute grid: NaN where the sensor was silent.
+
+    Readings falling in the same 5-minute bin (the sensor's clock drifts, and it resynchronizes) are
+    averaged. Runs of at most ``fill_up_to`` empty bins between two readings are interpolated
+    linearly (``filled`` marks them); longer runs stay NaN: they are the gaps no window may span.
+    """
+    grid = readings.resample(GLUCOSE_STEP).mean()
+    empty = grid["glucose"].isna()
+    filled = grid["glucose"].interpolate(limit=fill_up_to, limit_area="inside")
+    run_id = (empty != empty.shift()).cumsum()  # a run of empty bins too long for the fill stays empty in full
+    run_length = empty.groupby(run_id).transform("sum")
+    fillable = empty & (run_length <= fill_up_to)
+    grid["glucose"] = grid["glucose"].where(~fillable, filled)
+    grid["filled"] = fillable & grid["glucose"].notna()
+    return grid
+
+
+def split_by_time(grid: pd.DataFrame, fractions: Sequence[float] = (0.70, 0.15, 0.15)) -> dict[str, pd.DataFrame]:
+    """Consecutive periods (train, validation, test) of the grid, in time order, never shuffled across."""
+    if not np.isclose(sum(fractions), 1.0):
+        raise ValueError(f"fractions must add up to 1, got {fractions}")
+    edges = np.round(np.cumsum([0.0, *fractions]) * len(grid)).astype(int)
+    names = ("train", "validation", "test")
+    return {name: grid.iloc[start:end] for name, start, end in zip(names, edges[:-1], edges[1:])}
+
+
+@dataclass(frozen=True)
+class GlucoseWindows:
+    """Forecasting examples: ``inputs`` (n, steps, features), ``targets`` (n, horizons) in mg/dL,
+    ``last`` the last input reading in mg/dL, and ``times`` the time of that last reading."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    last: np.ndarray
+    times: pd.DatetimeIndex
+
+
+def glucose_segments(grid: pd.DataFrame) -> list[tuple[int, int]]:
+    """(start, stop) row ranges of the grid with a glucose value in every row: the stretches between gaps."""
+    present = np.concatenate([[False], grid["glucose"].notna().to_numpy(), [False]])
+    changes = np.flatnonzero(present[1:] != present[:-1])
+    return list(zip(changes[::2], changes[1::2]))
+
+
+def glucose_windows(
+    grid: pd.DataFrame, features: np.ndarray, input_steps: int, horizons: Sequence[int]
+) -> GlucoseWindows:
+    """Every window of ``input_steps`` rows of ``features`` whose inputs and targets lie inside one segment.
+
+    ``features`` is (len(grid), n_features), aligned with the grid rows. The targets are the glucose
+    readings ``horizons`` steps after each window's last row. ``keras.utils.timeseries_dataset_from_array``
+    cuts every window of the grid in one pass; those with a gap row anywhere between their first input
+    and their last target are dropped, so no window spans a gap.
+    """
+    if min(horizons) < 1:
+        raise ValueError(f"horizons must be at least 1 step after the window, got {horizons}")
+    glucose = grid["glucose"].to_numpy("float32")
+    features = np.asarray(features, dtype="float32")
+    reach = max(horizons)
+    n_windows = len(grid) - input_steps - reach + 1
+    if n_windows <= 0:
+        raise ValueError(f"no segment is long enough for {input_steps} input steps and a horizon of {reach}")
+    ends = input_steps - 1 + np.arange(n_windows)  # the row of each window's last input
+    targets = np.stack([glucose[ends + h] for h in horizons], axis=1)
+    windows = keras.utils.timeseries_dataset_from_array(
+        features[: n_windows + input_steps - 1], targets, sequence_length=input_steps, batch_size=n_windows,
+        shuffle=False,
+    )
+    inputs, targets = (tensor.numpy() for tensor in next(iter(windows)))
+    # Keep a window only if no row from its first input to its last target lies in a gap.
+    gap_rows_before = np.concatenate([[0], np.cumsum(np.isnan(glucose))])
+    usable = gap_rows_before[ends + reach + 1] == gap_rows_before[ends - input_steps + 1]
+    if not usable.any():
+        raise ValueError(f"no segment is long enough for {input_steps} input steps and a horizon of {reach}")
+    return GlucoseWindows(inputs[usable], targets[usable], glucose[ends[usable]], grid.index[ends[usable]])
+
+
+def clarke_zones(reference: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """The Clarke error grid zone ("A" to "E") of each (reference, prediction) pair, in mg/dL.
+
+    Clarke et al. (1987): A, clinically accurate (within 20%, or both at or below 70); B, benign errors;
+    C, overcorrection; D, failure to detect hypo- or hyperglycaemia; E, erroneous treatment. The
+    boundaries are those of the widely used implementation of the published grid.
+    """
+    ref = np.asarray(reference, dtype=float)
+    pred = np.asarray(prediction, dtype=float)
+    if np.isnan(ref).any() or np.isnan(pred).any():
+        raise ValueError("a NaN reading or forecast has no Clarke zone: drop it first")
+    zone_a = ((ref <= 70) & (pred <= 70)) | ((pred <= 1.2 * ref) & (pred >= 0.8 * ref))
+    zone_e = ((ref >= 180) & (pred <= 70)) | ((ref <= 70) & (pred >= 180))
+    zone_c = (((ref >= 70) & (ref <= 290)) & (pred >= ref + 110)) | (
+        ((ref >= 130) & (ref <= 180)) & (pred <= 7 / 5 * ref - 182))
+    zone_d = ((ref >= 240) & (pred >= 70) & (pred <= 180)) | ((ref <= 175 / 3) & (pred <= 180) & (pred >= 70)) | (
+        ((ref >= 175 / 3) & (ref <= 70)) & (pred >= 6 / 5 * ref))
+    return np.select([zone_a, zone_e, zone_c, zone_d], ["A", "E", "C", "D"], default="B")
+
+
+CLARKE_ZONES = ("A", "B", "C", "D", "E")
+# The grid's boundary segments in mg/dL, ((x0, x1), (y0, y1)), as the published figure draws them.
+_CLARKE_LINES = [
+    ((0, 175 / 3), (70, 70)), ((175 / 3, 400 / 1.2), (70, 400)), ((70, 70), (84, 400)), ((0, 70), (180, 180)),
+    ((70, 290), (180, 400)), ((70, 70), (0, 56)), ((70, 400), (56, 320)), ((180, 180), (0, 70)),
+    ((180, 400), (70, 70)), ((240, 240), (70, 180)), ((240, 400), (180, 180)), ((130, 180), (0, 70)),
+]
+_CLARKE_LABELS = {"A": [(30, 15)], "B": [(370, 260), (280, 370)], "C": [(160, 370), (160, 15)],
+                  "D": [(30, 140), (370, 120)], "E": [(30, 370), (370, 15)]}
+
+
+def plot_clarke_grid(ax: plt.Axes, reference: np.ndarray, prediction: np.ndarray, title: str) -> pd.Series:
+    """Draw the Clarke error grid with the points on ``ax``; return the share of points in each zone."""
+    zones = clarke_zones(reference, prediction)
+    share = pd.Series(zones).value_counts(normalize=True).reindex(list(CLARKE_ZONES), fill_value=0.0)
+    ax.scatter(reference, prediction, s=3, alpha=0.25, color=PALETTE[0], rasterized=True, label="forecasts")
+    ax.plot([0, 400], [0, 400], color="0.5", linestyle=":", linewidth=1)
+    for xs, ys in _CLARKE_LINES:
+        ax.plot(xs, ys, color="black", linewidth=1)
+    for zone, positions in _CLARKE_LABELS.items():
+        for x, y in positions:
+            ax.text(x, y, zone, fontsize=12, fontweight="bold", ha="center", va="center")
+    ax.set(xlim=(0, 400), ylim=(0, 400), aspect="equal", title=title,
+           xlabel="measured glucose (mg/dL)", ylabel="forecast glucose (mg/dL)")
+    return share
