@@ -3,8 +3,9 @@
 This module is deliberately thin: it fetches and parses data, turns IMDb
 reviews into batches of token ids the way recipe 03 explains, holds the
 classifier, training loop and seed bookkeeping that recipes 03 and 04 share
-(recipe 03 prints their source where it teaches them), the bag-of-n-grams
-baseline's pieces, generates the synthetic sequence tasks and holds the one
+(recipe 03 prints their source where it teaches them), recipe 08's pooled
+classifier and its training run (which its experiment script shares), the
+bag-of-n-grams baseline's pieces, generates the synthetic sequence tasks and holds the one
 training harness recipes 01 and 02 use on them, the plain RNN cell of recipe
 01 (which prints its source; recipe 02 reuses it), loads the glucose readings
 of recipe 06 and cuts them into forecasting windows that never span a gap,
@@ -45,7 +46,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+from sklearn.linear_model import LogisticRegression
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -713,6 +715,69 @@ def build_classifier(
     return keras.Model(inputs, outputs, name=name)
 
 
+@keras.saving.register_keras_serializable(package="gru_cookbook")
+class MaskedPooling(keras.layers.Layer):
+    """Max and mean of a sequence over its real (unmasked) steps, concatenated: ``(batch, steps, d) -> (batch, 2d)``.
+
+    Padding must not count: a padding step could win the max, and it would pull
+    the mean towards whatever a recurrent layer emits there (Keras repeats the
+    last real output). Recipe 08 reads a GRU's whole output sequence this way.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, sequence, mask=None):
+        if mask is None:
+            mask = keras.ops.ones(keras.ops.shape(sequence)[:2], dtype="bool")
+        real = keras.ops.cast(keras.ops.expand_dims(mask, -1), sequence.dtype)  # 1 at real steps, 0 at padding
+        lowest = keras.ops.min(sequence) - 1.0  # below every real value, so padding never wins the max
+        # Arithmetic, not ops.where: exact at real steps, and no boolean kernel (which oneDNN logs about on some CPUs).
+        maximum = keras.ops.max(sequence * real + (1.0 - real) * lowest, axis=1)
+        mean = keras.ops.sum(sequence * real, axis=1) / keras.ops.maximum(keras.ops.sum(real, axis=1), 1.0)
+        return keras.ops.concatenate([maximum, mean], axis=-1)
+
+    def compute_mask(self, sequence, mask=None):
+        return None  # one vector per review: nothing left to mask
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * input_shape[2])
+
+
+def build_pooled_classifier(
+    name: str = "pooled_gru",
+    *,
+    seed: int = IMDB_SEED,
+    vocab_size: int = IMDB_VOCAB_SIZE,
+    embedding_dim: int = 64,
+    units: int = 64,
+    bidirectional: bool = False,
+    pooling: bool = True,
+    spatial_dropout: float = 0.2,
+    head_dropout: float = 0.3,
+) -> keras.Model:
+    """token ids -> Embedding(mask) -> SpatialDropout1D -> GRU (or BiGRU) -> MaskedPooling -> Dropout -> Dense(1, sigmoid).
+
+    With ``pooling`` the GRU returns its whole output sequence and the head
+    reads its max and mean over the review's real tokens; without it, the
+    last state (recipe 03's readout). ``bidirectional`` adds a second GRU
+    that reads the review backwards; their outputs are concatenated. ``seed``
+    seeds Keras first, so initial weights and dropout masks depend on it alone.
+    """
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
+    x = keras.layers.SpatialDropout1D(spatial_dropout, name="spatial_dropout")(x)
+    gru = keras.layers.GRU(units, return_sequences=pooling, name="gru")
+    x = keras.layers.Bidirectional(gru, name="bigru")(x) if bidirectional else gru(x)
+    if pooling:
+        x = MaskedPooling(name="max_mean_pool")(x)
+    x = keras.layers.Dropout(head_dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="positive")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
 class EpochLog(keras.callbacks.Callback):
     """Keeps each epoch's wall time and, with ``show``, prints one short line per epoch instead of a progress bar."""
 
@@ -765,6 +830,37 @@ def train_classifier(
         train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False, callbacks=[log, stopper, *callbacks]
     )
     return history.history, log.seconds
+
+
+def train_pooled_classifier(
+    ids: Mapping[str, np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    *,
+    seed: int,
+    epochs: int = 3,
+    batch_size: int = 128,
+    learning_rate: float = 3e-3,
+    weight_decay: float = 0.0,
+    show: bool = False,
+    **model_options: Any,
+) -> tuple[keras.Model, dict[str, list[float]], list[float]]:
+    """Recipe 08's training run: :func:`build_pooled_classifier` on bucketed ``ids["train"]``, best validation epoch kept.
+
+    Adam (``AdamW`` when ``weight_decay`` is set) with a learning rate that
+    follows a cosine from ``learning_rate`` down to zero over ``epochs``;
+    ``model_options`` go to :func:`build_pooled_classifier`. Returns the model
+    (best-validation weights restored), its history and every epoch's seconds.
+    """
+    # Seed before the pipeline: tf.data's shuffle order depends on the global seed as well as its own,
+    # so without this a run's batch order would depend on whatever ran before it.
+    keras.utils.set_random_seed(seed)
+    train_ds = bucketed_dataset(ids["train"], labels["train"], batch_size=batch_size, shuffle=True, seed=seed)
+    val_ds = bucketed_dataset(ids["validation"], labels["validation"], batch_size=256)
+    model = build_pooled_classifier(f"pooled_gru_seed_{seed}", seed=seed, **model_options)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * int(train_ds.cardinality()))
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=weight_decay) if weight_decay else keras.optimizers.Adam(schedule)
+    history, seconds = train_classifier(model, train_ds, val_ds, epochs=epochs, optimizer=optimizer, show=show)
+    return model, history, seconds
 
 
 def predict_in_order(model: keras.Model, ids: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -825,6 +921,40 @@ def nb_log_count_ratio(binary_counts: Any, labels: np.ndarray, alpha: float = 1.
     p = alpha + np.asarray(binary_counts[labels == 1].sum(axis=0)).ravel()
     q = alpha + np.asarray(binary_counts[labels == 0].sum(axis=0)).ravel()
     return np.log(p / p.sum()) - np.log(q / q.sum())
+
+
+def bigram_baseline_scores(
+    texts: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], C: Mapping[str, float]
+) -> dict[str, dict[str, Any]]:
+    """Recipe 03's two bag-of-bigrams baselines, refitted: each one's logit for every review of every split.
+
+    ``texts`` and ``labels`` hold ``train`` and the splits to score. ``C`` maps
+    ``"TF-IDF"`` and/or ``"NB-weighted"`` to the logistic regression's inverse
+    regularization strength (recipe 03 chose them on validation). Returns, per
+    baseline, ``logits`` (a dict of arrays, one per split) and ``seconds`` (the
+    fit alone; counting the n-grams of all splits is reported as ``count seconds``).
+    """
+    started = time.perf_counter()
+    ngrams = review_ngrams(max_n=2, min_df=2)
+    counts = {"train": ngrams.fit_transform(texts["train"])}
+    counts |= {name: ngrams.transform(split) for name, split in texts.items() if name != "train"}
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts["train"])
+    present = {name: (matrix > 0).astype("float32") for name, matrix in counts.items()}
+    ratio = nb_log_count_ratio(present["train"], labels["train"])
+    features = {
+        "TF-IDF": {name: tfidf.transform(matrix) for name, matrix in counts.items()},
+        "NB-weighted": {name: matrix.multiply(ratio).tocsr() for name, matrix in present.items()},
+    }
+    count_seconds = time.perf_counter() - started
+    scores = {}
+    for name, strength in C.items():
+        started = time.perf_counter()
+        model = LogisticRegression(C=strength, solver="liblinear", max_iter=1_000).fit(features[name]["train"], labels["train"])
+        scores[name] = {
+            "C": strength, "seconds": time.perf_counter() - started, "count seconds": count_seconds,
+            "logits": {split: model.decision_function(matrix) for split, matrix in features[name].items()},
+        }
+    return scores
 
 
 # ---------------------------------------------------------------------- plotting

@@ -212,3 +212,61 @@ def test_book_split_mixes_both_official_halves_80_20(data_dir):
 
 def test_mean_sd_formats_the_mean_and_the_sample_standard_deviation():
     assert helpers.mean_sd([0.88, 0.89, 0.90]) == "0.8900 ± 0.0100"
+
+
+# ------------------------------------------------ the pooled classifier (recipe 08)
+
+
+def test_masked_pooling_ignores_padding_and_matches_numpy():
+    rng = np.random.default_rng(1)
+    sequences = rng.normal(size=(3, 6, 4)).astype("float32")
+    sequences[0, 2:] = 9.0  # padding that would win a plain max and shift a plain mean
+    real = np.array([[1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]], dtype=bool)
+    pooled = keras.ops.convert_to_numpy(helpers.MaskedPooling()(sequences, mask=real))
+    for row, (sequence, mask) in enumerate(zip(sequences, real)):
+        np.testing.assert_array_equal(pooled[row, :4], sequence[mask].max(axis=0))
+        np.testing.assert_allclose(pooled[row, 4:], sequence[mask].mean(axis=0), rtol=1e-6)
+
+
+def test_masked_pooling_without_a_mask_pools_every_step():
+    sequences = np.arange(24, dtype="float32").reshape(2, 3, 4) - 12.0  # negative values too
+    pooled = keras.ops.convert_to_numpy(helpers.MaskedPooling()(sequences))
+    np.testing.assert_allclose(pooled, np.concatenate([sequences.max(axis=1), sequences.mean(axis=1)], axis=1))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_pooled_classifier_ignores_padding_and_counts_its_weights(bidirectional):
+    model = helpers.build_pooled_classifier(vocab_size=50, embedding_dim=6, units=5, bidirectional=bidirectional)
+    review = np.arange(2, 14, dtype="int32")[None, :]
+    outputs = [keras.ops.convert_to_numpy(model(np.pad(review, [(0, 0), (0, extra)]))) for extra in (0, 7, 70)]
+    assert all(np.allclose(outputs[0], output, atol=1e-6) for output in outputs[1:])
+    directions = 2 if bidirectional else 1
+    gru = 3 * (6 * 5 + 5 * 5 + 2 * 5)
+    assert model.count_params() == 50 * 6 + directions * gru + (2 * directions * 5 + 1)
+
+
+def test_pooled_classifier_can_read_the_last_state_instead():
+    model = helpers.build_pooled_classifier(vocab_size=50, embedding_dim=6, units=5, pooling=False)
+    assert "max_mean_pool" not in [layer.name for layer in model.layers]
+    assert model.get_layer("positive").count_params() == 5 + 1
+
+
+def test_pooled_training_keeps_the_best_epoch_and_reports_every_epoch():
+    rng = np.random.default_rng(0)
+    ids = {name: rng.integers(1, 30, size=(n, 12)).astype("int32") for name, n in (("train", 64), ("validation", 32))}
+    labels = {name: (ids[name][:, 0] > 15).astype("float32") for name in ids}  # learnable from the first token
+    model, history, seconds = helpers.train_pooled_classifier(
+        ids, labels, seed=1, epochs=2, batch_size=16, vocab_size=30, embedding_dim=4, units=3)
+    assert len(history["val_accuracy"]) == len(seconds) == 2
+    assert model.name == "pooled_gru_seed_1"
+
+
+def test_bigram_baselines_score_every_split_with_the_given_strength():
+    texts = {"train": np.array(["a good film", "a bad film", "good good fun", "bad dull mess"] * 5),
+             "validation": np.array(["good fun", "dull mess"])}
+    labels = {"train": np.array([1, 0, 1, 0] * 5), "validation": np.array([1, 0])}
+    scores = helpers.bigram_baseline_scores(texts, labels, {"TF-IDF": 10.0, "NB-weighted": 1.0})
+    for name, score in scores.items():
+        assert score["C"] in (10.0, 1.0) and score["seconds"] >= 0
+        assert set(score["logits"]) == {"train", "validation"}
+        assert (score["logits"]["validation"] > 0).tolist() == [True, False], name
