@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from gru_speed import cpu_name  # the sibling benchmark's (this folder is on sys.path when a script runs)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "pooled_gru_choices.json"
 SEEDS = (1, 2, 3)
@@ -48,16 +50,6 @@ VARIANTS = {
     "batch 256": {"batch_size": 256},
 }
 SMOKE_REVIEWS = {"train": 600, "validation": 200}
-
-
-def processor_name() -> str:
-    """The CPU's model name (Linux and macOS), else what platform reports."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def configuration(variant: str) -> dict:
@@ -104,7 +96,7 @@ def report(rows: list[dict], smoke: bool) -> dict:
     import tensorflow as tf
 
     return {
-        "processor": processor_name(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "processor": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
         "tensorflow": tf.__version__, "keras": keras.__version__, "date": time.strftime("%Y-%m-%d"),
         "smoke": smoke, "base": BASE, "variants": VARIANTS, "seeds": list(SEEDS[:1] if smoke else SEEDS), "runs": rows,
     }
