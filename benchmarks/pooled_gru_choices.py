@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from gru_speed import cpu_name  # the sibling benchmark's (this folder is on sys.path when a script runs)
+from common import cpu_name  # shared by the benchmark scripts (this folder is on sys.path when a script runs)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "pooled_gru_choices.json"

@@ -1,7 +1,8 @@
-"""Smoke test of benchmarks/gru_speed.py: every configuration runs end to end at tiny sizes.
+"""Smoke tests of the two benchmarks, benchmarks/gru_speed.py and benchmarks/time_to_accuracy.py: every configuration
+runs end to end at tiny sizes and the reports are written. Also: the committed results are full runs.
 
-The benchmark's extra package (PyTorch) is not part of the cookbook's install. Where it is missing
-this test is skipped, except in CI (CI=true), which installs it and must run the test.
+The benchmarks' extra package (PyTorch) is not part of the cookbook's install. Where it is missing the smoke
+tests are skipped, except in CI (CI=true), which installs it and must run them.
 """
 
 import importlib.util
@@ -13,27 +14,63 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gru_speed.py"
-TORCH_MISSING = importlib.util.find_spec("torch") is None
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+RESULTS = BENCHMARKS / "results"
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None and os.environ.get("CI") != "true",
+    reason="PyTorch not installed: pip install -r benchmarks/requirements.txt",
+)
 
-if TORCH_MISSING and os.environ.get("CI") != "true":
-    pytest.skip("PyTorch not installed: pip install -r benchmarks/requirements.txt", allow_module_level=True)
 
-
-def test_benchmark_smoke_run_writes_json_chart_and_table(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--smoke", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
+def run_script(name, *arguments):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / name), *arguments],
+                          capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@needs_torch
+def test_gru_speed_smoke_run_times_steps_of_every_configuration(tmp_path):
+    stdout = run_script("gru_speed.py", "--smoke", "--out", str(tmp_path))
     report = json.loads((tmp_path / "gru_speed.json").read_text())
-    configs = [r["config"] for r in report["results"]]
-    assert configs == [
+    assert [row["config"] for row in report["results"]] == [
         "pytorch", "pytorch-flush-denormal", "keras-tensorflow", "keras-tensorflow-xla", "keras-jax",
+        "recipe03-tensorflow", "recipe03-jax",
     ]
-    for result in report["results"]:
-        assert result["samples_per_second"] > 0 and result["peak_memory_mb"] > 0
-        assert result["seconds_per_epoch"] == pytest.approx(25_000 / result["samples_per_second"])
-    assert report["results"][0]["speedup_vs_pytorch"] == 1.0
+    for run in report["runs"]:
+        assert run["timed_steps"] == report["sizes"]["timed_steps"]
+        assert 0 < run["step_seconds"] and run["peak_memory_mb"] > 0
+        assert run["seconds_per_epoch"] == pytest.approx(run["step_seconds"] * run["steps_per_epoch"])
+        if not run["config"].startswith("pytorch"):
+            assert run["fit_exit_seconds"] >= 0  # reported apart from the steps
+    by_config = {row["config"]: row for row in report["results"]}
+    assert by_config["pytorch"]["speedup_vs_pytorch"]["median"] == 1.0
+    assert "speedup_vs_pytorch" not in by_config["recipe03-jax"]  # another model: no ratio against the book's loop
     assert (tmp_path / "gru_speed.png").stat().st_size > 10_000
-    assert "| keras-jax |" in done.stdout
+    assert (tmp_path / "gru_speed.md").read_text().strip() in stdout and "| recipe03-jax |" in stdout
+
+
+@needs_torch
+def test_time_to_accuracy_smoke_run_writes_curves_table_and_figure(tmp_path):
+    stdout = run_script("time_to_accuracy.py", "--smoke", "--repeats", "1", "--out", str(tmp_path))
+    report = json.loads((tmp_path / "time_to_accuracy.json").read_text())
+    assert report["smoke"] and [run["config"] for run in report["runs"]] == list(report["configs"])
+    for run in report["runs"]:
+        assert run["curve"] and all(0 <= point["val_accuracy"] <= 1 for point in run["curve"])
+        seconds = [point["train_seconds"] for point in run["curve"]]
+        assert seconds == sorted(seconds)  # training time only grows
+        assert run["best_val_accuracy"] == max(point["val_accuracy"] for point in run["curve"])
+        assert 0 <= run["test_accuracy"] <= 1 and run["peak_memory_mb"] > 0
+    neural = [run for run in report["runs"] if run["config"] != "tfidf-bigrams"]
+    assert all(len(run["curve"]) >= report["evaluations_per_epoch"] for run in neural)  # several evaluations per epoch
+    assert (tmp_path / "time_to_accuracy.png").stat().st_size > 10_000
+    assert (tmp_path / "time_to_accuracy.md").read_text().strip() in stdout
+
+
+def test_committed_results_are_full_runs():
+    speed = json.loads((RESULTS / "gru_speed.json").read_text())
+    assert not speed["smoke"] and speed["repeats"] >= 3
+    assert all(row["repeats"] == speed["repeats"] for row in speed["results"])
+    accuracy = json.loads((RESULTS / "time_to_accuracy.json").read_text())
+    assert not accuracy["smoke"]
+    assert all(accuracy["summary"][config]["repeats"] >= 3 for config in accuracy["configs"])
