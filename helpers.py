@@ -3,7 +3,8 @@
 This module is deliberately thin: it fetches and parses data, turns IMDb
 reviews into batches of token ids the way recipe 03 explains, holds the
 classifier, training loop and seed bookkeeping that recipes 03 and 04 share
-(recipe 03 prints their source where it teaches them), recipe 08's pooled
+(recipe 03 prints their source where it teaches them), the copy of a model
+with some settings changed that recipes 05 and 09 time and scale, recipe 08's pooled
 classifier and its training run (which its experiment script shares), the
 bag-of-n-grams baseline's pieces, generates the synthetic sequence tasks and holds the one
 training harness recipes 01 and 02 use on them, the plain RNN cell of recipe
@@ -713,6 +714,49 @@ def build_classifier(
         x = keras.layers.Dropout(head_dropout, name="head_dropout")(x)
     outputs = keras.layers.Dense(1, activation="sigmoid", name="positive")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+# Recipe 03's final model (its settings for build_classifier), which recipes 05 and 09 and the benchmarks time and scale.
+RECIPE_03_MODEL = {"embedding_dim": 64, "units": 64, "spatial_dropout": 0.2, "dropout": 0.2, "head_dropout": 0.5}
+
+
+def with_settings(
+    model: keras.Model,
+    *,
+    seed: int = IMDB_SEED,
+    length: int | None = None,
+    dtype_policy: str | None = None,
+    **gru_options: Any,
+) -> keras.Model:
+    """A fresh copy of ``model`` (new weights, drawn with ``seed``) with some settings changed.
+
+    Every ``GRU`` layer gets ``gru_options`` (``recurrent_dropout=0.2``,
+    ``unroll=True``, ``use_cudnn=False``...), the input takes sequences of
+    ``length`` tokens (``None``: any length; ``unroll`` needs a fixed one),
+    and every layer but the last computes under ``dtype_policy`` (such as
+    ``"mixed_bfloat16"``); the output layer stays in float32, since a sigmoid
+    and a cross-entropy lose precision in 16 bits. Built with
+    ``keras.models.clone_model``, which rebuilds each layer from its config.
+    """
+    output_layer = model.layers[-1]
+
+    def rebuild(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.GRU):
+            config.update(gru_options)
+        if dtype_policy and isinstance(layer, keras.layers.Layer) and layer is not output_layer:  # not plain ops
+            config["dtype"] = dtype_policy
+        return layer.__class__.from_config(config)
+
+    keras.utils.set_random_seed(seed)
+    previous_policy = keras.config.dtype_policy()
+    if dtype_policy:  # the model's own policy too: under mixed_float16, compile() then adds loss scaling
+        keras.config.set_dtype_policy(dtype_policy)
+    try:
+        inputs = keras.Input(shape=(length,), dtype=model.inputs[0].dtype, name=model.inputs[0].name)
+        return keras.models.clone_model(model, input_tensors=inputs, clone_function=rebuild)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
 
 
 @keras.saving.register_keras_serializable(package="gru_cookbook")

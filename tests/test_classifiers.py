@@ -27,6 +27,50 @@ def test_classifier_counts_match_the_gru_formula_and_layers_are_named():
     assert model.count_params() == 100 * 8 + gru(8) + gru(4) + 4 + 1
 
 
+def test_with_settings_changes_every_gru_and_nothing_else():
+    model = helpers.build_classifier(vocab_size=100, embedding_dim=8, units=4, n_layers=2, spatial_dropout=0.2, head_dropout=0.5)
+    variant = helpers.with_settings(model, recurrent_dropout=0.25, reset_after=False)
+    assert [layer.name for layer in variant.layers] == [layer.name for layer in model.layers]
+    for name in ("gru_1", "gru_2"):
+        assert variant.get_layer(name).recurrent_dropout == 0.25 and not variant.get_layer(name).reset_after
+        assert model.get_layer(name).recurrent_dropout == 0 and model.get_layer(name).reset_after  # the original is untouched
+    assert variant.get_layer("spatial_dropout").rate == 0.2 and variant.get_layer("head_dropout").rate == 0.5
+    assert variant.get_layer("embedding").mask_zero
+
+
+def test_with_settings_draws_fresh_weights_from_its_seed():
+    model = helpers.build_classifier(vocab_size=100, embedding_dim=8, units=4)
+    first, again, other = (helpers.with_settings(model, seed=seed).get_weights() for seed in (1, 1, 2))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], other[0])
+    assert [w.shape for w in first] == [w.shape for w in model.get_weights()]
+
+
+def test_with_settings_fixes_the_length_that_unrolling_needs():
+    model = helpers.build_classifier(vocab_size=100, embedding_dim=8, units=4)
+    any_length = helpers.with_settings(model, unroll=True)
+    any_length.compile(optimizer="adam", loss="binary_crossentropy")
+    batches = helpers.bucketed_dataset(np.array([[5, 6, 0, 0], [7, 8, 9, 0]], dtype="int32"), np.ones(2, "float32"), bucket_width=2)
+    with pytest.raises(ValueError, match="unroll"):
+        any_length.fit(batches, verbose=0)  # a loop of unknown length cannot be written out
+    unrolled = helpers.with_settings(model, length=6, unroll=True)
+    assert unrolled.inputs[0].shape == (None, 6) and unrolled.get_layer("gru_1").unroll
+    ids = np.array([[5, 6, 7, 0, 0, 0]], dtype="int32")
+    loop = helpers.with_settings(model, length=6)
+    np.testing.assert_allclose(unrolled.predict(ids, verbose=0), loop.predict(ids, verbose=0), atol=1e-6)  # same weights, same function
+
+
+def test_with_settings_policy_leaves_the_output_in_float32():
+    model = helpers.build_classifier(vocab_size=100, embedding_dim=8, units=4)
+    mixed = helpers.with_settings(model, dtype_policy="mixed_bfloat16")
+    assert mixed.get_layer("gru_1").compute_dtype == "bfloat16" and mixed.get_layer("gru_1").variable_dtype == "float32"
+    assert mixed.get_layer("positive").compute_dtype == "float32"
+    assert keras.config.dtype_policy().name == "float32"  # nothing global changed
+    half = helpers.with_settings(model, dtype_policy="mixed_float16")
+    half.compile(optimizer="adam", loss="binary_crossentropy")
+    assert isinstance(half.optimizer, keras.optimizers.LossScaleOptimizer)  # float16 needs loss scaling; compile adds it
+
+
 def test_every_regularizer_is_off_by_default_and_a_switch_adds_its_layer():
     plain = helpers.build_classifier()
     assert [layer.name for layer in plain.layers[1:]] == ["embedding", "gru_1", "positive"]
