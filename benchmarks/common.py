@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # the scripts import helpers from the repository root
 
 # The book's model (Regularization Cookbook, chapter 8, "Training a GRU"): an embedding the size of
 # bert-base-uncased's vocabulary, three stacked GRU layers of 32 units and a sigmoid on the last step.
@@ -88,3 +89,42 @@ def book_data_loader(tokens, labels, batch_size: int, seed: int):
             return self.tokens[index], self.labels[index]
 
     return DataLoader(TokenizedReviews(), batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+
+
+def book_training_step(model, optimizer, criterion, inputs, targets, tally: dict) -> None:
+    """One step of the book's loop, with its per-batch bookkeeping (accuracy and ``loss.item()``, which waits for the step)."""
+    outputs = model(inputs)
+    loss = criterion(outputs, targets)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    tally["correct"] = tally.get("correct", 0.0) + ((outputs > 0.5) == targets).float().sum()
+    tally["loss"] = tally.get("loss", 0.0) + loss.item()
+
+
+def imdb_splits_or_exit():
+    """The cookbook's IMDb split (``helpers.imdb_splits``), or exit with the loader's message on how to get the data."""
+    import helpers
+
+    try:
+        return helpers.imdb_splits()
+    except helpers.DataSetUnavailable as error:
+        raise SystemExit(str(error)) from None
+
+
+def rotated(configs: list[str], repeat: int) -> list[str]:
+    """The configurations in the order of repeat ``repeat`` (1, 2...): rotated each time, so none always runs first."""
+    shift = (repeat - 1) % len(configs)
+    return configs[shift:] + configs[:shift]
+
+
+def run_worker_process(script: str, arguments: list[str], backend: str, what: str) -> dict:
+    """Run ``script --worker ...`` in a fresh interpreter with ``KERAS_BACKEND=backend``; return the JSON of its last line."""
+    import json
+    import subprocess
+
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, script, *arguments], capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

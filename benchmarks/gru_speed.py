@@ -22,7 +22,7 @@ process; peak memory is per process), repeated (3 times by default), the configu
 so that a slow spell of the machine falls on all of them; the report gives medians and ranges.
 
     python benchmarks/gru_speed.py                 # the full run, about 10 minutes on 2 cores; writes benchmarks/results/
-    python benchmarks/gru_speed.py --smoke         # tiny sizes, seconds: checks every path runs
+    python benchmarks/gru_speed.py --smoke         # tiny sizes, about a minute: checks every path runs
 """
 
 from __future__ import annotations
@@ -32,14 +32,13 @@ import json
 import math
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from common import BOOK_VOCAB, REPO_ROOT, book_data_loader, book_pytorch_model, cpu_name, machine, peak_memory_mb
+from common import (BOOK_VOCAB, book_data_loader, book_pytorch_model, book_training_step, cpu_name, imdb_splits_or_exit, machine,
+                    peak_memory_mb, rotated, run_worker_process)
 
 REFERENCE = "pytorch"
 BOOK_MODEL = "the book's 3 x GRU(32), first 256 tokens, batch 64"
@@ -75,14 +74,10 @@ SMOKE = Sizes(book_vocab=100, book_length=12, book_batch=8, recipe03_vocab=100, 
 
 def prepare_imdb(sizes: Sizes, folder: Path) -> None:
     """Write both models' token ids and labels (the cookbook's training split) to ``folder``."""
-    sys.path.insert(0, str(REPO_ROOT))
     import helpers
     import numpy as np
 
-    try:
-        train = helpers.imdb_splits()["train"].iloc[: sizes.train_reviews]
-    except helpers.DataSetUnavailable as error:
-        raise SystemExit(str(error)) from None
+    train = imdb_splits_or_exit()["train"].iloc[: sizes.train_reviews]
     texts, labels = train["text"].to_numpy(), train["label"].to_numpy().astype(np.float32)
     for name, vocab, length, keep in (("book", sizes.book_vocab, sizes.book_length, "first"),
                                       ("recipe03", sizes.recipe03_vocab, sizes.recipe03_length, "last")):
@@ -122,19 +117,12 @@ def time_pytorch(sizes: Sizes, folder: Path, flush_denormal: bool) -> dict:
     tokens, labels = load_arrays(folder, "book")
     loader = book_data_loader(tokens, labels[:, None], batch_size=sizes.book_batch, seed=0)
     model.train()
-    correct, running_loss = 0.0, 0.0
+    tally = {}
     started = time.perf_counter()
     for step, (inputs, targets) in enumerate(loader):
         if step == sizes.warmup_steps:
             first_timed = time.perf_counter()
-        outputs = model(inputs)
-        loss = criterion(outputs, targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        # Kept for their cost: the book counts accuracy and loss every batch, and .item() waits for the step.
-        correct += ((outputs > 0.5) == targets).float().sum()
-        running_loss += loss.item()
+        book_training_step(model, optimizer, criterion, inputs, targets, tally)
         if step + 1 == sizes.warmup_steps + sizes.timed_steps:
             break
     last_end = time.perf_counter()
@@ -244,13 +232,8 @@ def run_worker(config: str, sizes: Sizes, folder: Path) -> dict:
 
 def measure(config: str, sizes: Sizes, folder: Path) -> dict:
     """Run one configuration in a fresh interpreter with its backend and return its measurements."""
-    backend = "jax" if config.endswith("jax") else "tensorflow"
-    command = [sys.executable, __file__, "--worker", config, "--sizes", json.dumps(asdict(sizes)), "--data", str(folder)]
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-    if done.returncode != 0:
-        raise RuntimeError(f"{config} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    arguments = ["--worker", config, "--sizes", json.dumps(asdict(sizes)), "--data", str(folder)]
+    return run_worker_process(__file__, arguments, "jax" if config.endswith("jax") else "tensorflow", config)
 
 
 def summarize(runs: list[dict], configs: list[str]) -> list[dict]:
@@ -331,7 +314,6 @@ def main() -> None:
     parser.add_argument("--sizes", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO_ROOT))
 
     if args.worker:
         print(json.dumps(run_worker(args.worker, Sizes(**json.loads(args.sizes)), args.data)))
@@ -346,8 +328,7 @@ def main() -> None:
         folder = Path(scratch)
         prepare_imdb(sizes, folder)
         for repeat in range(1, repeats + 1):
-            shift = (repeat - 1) % len(configs)  # interleaved, the order rotated so no configuration always goes first
-            for config in configs[shift:] + configs[:shift]:
+            for config in rotated(configs, repeat):  # interleaved, so a slow spell of the machine falls on every configuration
                 runs.append({"repeat": repeat, **measure(config, sizes, folder)})
                 print(f"repeat {repeat} {config:<24} {runs[-1]['seconds_per_epoch']:6.1f} s/epoch, "
                       f"{1000 * runs[-1]['step_seconds']:.0f} ms/step", flush=True)

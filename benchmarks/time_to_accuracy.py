@@ -9,7 +9,7 @@ its best validation evaluation and reads the test set once, with those weights. 
 interleaved, repeat by repeat (repeat r uses seed r), so that a slow spell of the machine falls on
 every configuration alike.
 
-    python benchmarks/time_to_accuracy.py            # the full run, about an hour on 2 cores; writes benchmarks/results/
+    python benchmarks/time_to_accuracy.py            # the full run, about 70 minutes on 2 cores; writes benchmarks/results/
     python benchmarks/time_to_accuracy.py --smoke    # tiny sizes, a minute or two: checks every path runs
 """
 
@@ -19,13 +19,12 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import BOOK_VOCAB, REPO_ROOT, book_data_loader, book_pytorch_model, cpu_name, machine, peak_memory_mb
+from common import (BOOK_VOCAB, REPO_ROOT, book_data_loader, book_pytorch_model, book_training_step, cpu_name, imdb_splits_or_exit,
+                    machine, peak_memory_mb, rotated, run_worker_process)
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 THRESHOLDS = (0.85, 0.88)
@@ -78,13 +77,7 @@ SMOKE_VOCAB = 200
 
 def load_splits(smoke: bool) -> tuple[dict, dict]:
     """The cookbook's split: texts and 0/1 labels of ``train``, ``validation`` and ``test`` (a few hundred reviews with ``smoke``)."""
-    sys.path.insert(0, str(REPO_ROOT))
-    import helpers
-
-    try:
-        splits = helpers.imdb_splits()
-    except helpers.DataSetUnavailable as error:
-        raise SystemExit(str(error)) from None
+    splits = imdb_splits_or_exit()
     if smoke:
         splits = {name: frame.iloc[:SMOKE_REVIEWS[name]] for name, frame in splits.items()}
     texts = {name: frame["text"].to_numpy() for name, frame in splits.items()}
@@ -169,16 +162,10 @@ def train_book_pytorch(data: dict, seed: int, epochs: int, smoke: bool) -> tuple
     curve, step = Curve(), 0
     for epoch in range(epochs):
         model.train()
-        correct, running_loss = 0.0, 0.0
+        tally = {}  # the book's per-batch accuracy and loss, kept for their cost
         started = time.perf_counter()
         for inputs, targets in train_loader:
-            outputs = model(inputs)
-            loss = criterion(outputs, targets)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            correct += ((outputs > 0.5) == targets).float().sum()  # the book's bookkeeping, kept for its cost
-            running_loss += loss.item()
+            book_training_step(model, optimizer, criterion, inputs, targets, tally)
             step += 1
             if step % evaluate_every == 0 or step % batches_per_epoch == 0:
                 curve.training_seconds += time.perf_counter() - started
@@ -316,13 +303,9 @@ def run_worker(config: str, folder: Path, seed: int, smoke: bool) -> dict:
 def measure(config: str, folder: Path, seed: int, smoke: bool) -> dict:
     """Run one configuration in a fresh interpreter with its backend; return its JSON line."""
     backend = CONFIGS[config]["backend"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": backend if backend in ("tensorflow", "jax") else "tensorflow"}
-    command = [sys.executable, __file__, "--worker", config, "--data", str(folder), "--seed", str(seed)] + (["--smoke"] if smoke else [])
+    arguments = ["--worker", config, "--data", str(folder), "--seed", str(seed)] + (["--smoke"] if smoke else [])
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-    if done.returncode != 0:
-        raise RuntimeError(f"{config} (seed {seed}) failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_worker_process(__file__, arguments, backend if backend in ("tensorflow", "jax") else "tensorflow", f"{config} (seed {seed})")
     result["wall_seconds"] = time.perf_counter() - started  # the whole process: start-up, training, evaluations, test
     return result
 
@@ -441,7 +424,6 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO_ROOT))
 
     if args.worker:
         print(json.dumps(run_worker(args.worker, args.data, args.seed, args.smoke)))
@@ -484,8 +466,7 @@ def run_interleaved(configs: list[str], repeats: int, folder: Path, smoke: bool)
     """Every configuration once per repeat (seed = repeat), the order rotated each repeat so none always runs first."""
     runs = []
     for repeat in range(1, repeats + 1):
-        shift = (repeat - 1) % len(configs)
-        for config in configs[shift:] + configs[:shift]:
+        for config in rotated(configs, repeat):
             runs.append(measure(config, folder, seed=repeat, smoke=smoke))
             r = runs[-1]
             print(f"repeat {repeat} {config:<32} best val {r['best_val_accuracy']:.4f} after {r['best_at_seconds']:.0f} s, "

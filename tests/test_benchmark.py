@@ -38,13 +38,10 @@ def test_gru_speed_smoke_run_times_steps_of_every_configuration(tmp_path):
         "recipe03-tensorflow", "recipe03-jax",
     ]
     for run in report["runs"]:
-        assert run["timed_steps"] == report["sizes"]["timed_steps"]
         assert 0 < run["step_seconds"] and run["peak_memory_mb"] > 0
-        assert run["seconds_per_epoch"] == pytest.approx(run["step_seconds"] * run["steps_per_epoch"])
         if not run["config"].startswith("pytorch"):
             assert run["fit_exit_seconds"] >= 0  # reported apart from the steps
     by_config = {row["config"]: row for row in report["results"]}
-    assert by_config["pytorch"]["speedup_vs_pytorch"]["median"] == 1.0
     assert "speedup_vs_pytorch" not in by_config["recipe03-jax"]  # another model: no ratio against the book's loop
     assert (tmp_path / "gru_speed.png").stat().st_size > 10_000
     assert (tmp_path / "gru_speed.md").read_text().strip() in stdout and "| recipe03-jax |" in stdout
@@ -56,13 +53,11 @@ def test_time_to_accuracy_smoke_run_writes_curves_table_and_figure(tmp_path):
     report = json.loads((tmp_path / "time_to_accuracy.json").read_text())
     assert report["smoke"] and [run["config"] for run in report["runs"]] == list(report["configs"])
     for run in report["runs"]:
-        assert run["curve"] and all(0 <= point["val_accuracy"] <= 1 for point in run["curve"])
-        seconds = [point["train_seconds"] for point in run["curve"]]
-        assert seconds == sorted(seconds)  # training time only grows
-        assert run["best_val_accuracy"] == max(point["val_accuracy"] for point in run["curve"])
-        assert 0 <= run["test_accuracy"] <= 1 and run["peak_memory_mb"] > 0
+        assert run["seed"] == 1 and run["curve"] and all(0 <= point["val_accuracy"] <= 1 for point in run["curve"])
+        assert 0 <= run["test_accuracy"] <= 1 and run["training_seconds"] > 0 and run["peak_memory_mb"] > 0
     neural = [run for run in report["runs"] if run["config"] != "tfidf-bigrams"]
-    assert all(len(run["curve"]) >= report["evaluations_per_epoch"] for run in neural)  # several evaluations per epoch
+    for run in neural:  # several evaluations per epoch, the last one at the end of the smoke run's one epoch
+        assert len(run["curve"]) == report["evaluations_per_epoch"] and run["curve"][-1]["epoch"] == pytest.approx(1.0)
     assert (tmp_path / "time_to_accuracy.png").stat().st_size > 10_000
     assert (tmp_path / "time_to_accuracy.md").read_text().strip() in stdout
 
